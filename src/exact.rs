@@ -1,0 +1,252 @@
+//! Exact quantities by enumerating every state of the smaller layer.
+//!
+//! Summing out the other layer in closed form, the unnormalised log-probability of a
+//! state s of the enumerated layer (bias a, the other layer's bias d, couplings K) is
+//! `β aᵀs + Σ_b softplus(β (d_b + (sᵀK)_b))`. For the visible layer that is `-F_β(v)`;
+//! `log Z(β)` is the log-sum-exp over all 2^e states. States are visited in Gray-code
+//! order, so consecutive states differ in one unit and `sᵀK` changes by one row of K:
+//! O(o) per state instead of O(e o). The running input is recomputed from scratch
+//! every [`RESYNC_EVERY`] states so rounding cannot drift.
+
+use crate::error::{RbmError, Result};
+use crate::linalg::Matrix;
+use crate::mathfn;
+use crate::model::Rbm;
+
+/// Enumeration is refused beyond 2^20 states (about a million).
+pub const MAX_ENUMERATED_UNITS: usize = 20;
+const RESYNC_EVERY: u32 = 1 << 12;
+
+/// One layer enumerated, the other summed out.
+struct Enumeration<'a> {
+    bias: &'a [f32],
+    other_bias: &'a [f32],
+    /// `units x other` row-major: row a holds enumerated unit a's couplings.
+    coupling: &'a [f32],
+    units: usize,
+    other: usize,
+    enumerates_visible: bool,
+}
+
+impl<'a> Enumeration<'a> {
+    fn hidden(rbm: &'a Rbm) -> Self {
+        Enumeration {
+            bias: rbm.hidden_bias(),
+            other_bias: rbm.visible_bias(),
+            coupling: rbm.weights_transposed(),
+            units: rbm.n_hidden(),
+            other: rbm.n_visible(),
+            enumerates_visible: false,
+        }
+    }
+
+    fn visible(rbm: &'a Rbm) -> Self {
+        Enumeration {
+            bias: rbm.visible_bias(),
+            other_bias: rbm.hidden_bias(),
+            coupling: rbm.weights(),
+            units: rbm.n_visible(),
+            other: rbm.n_hidden(),
+            enumerates_visible: true,
+        }
+    }
+
+    /// The cheaper of the two for `rbm`, refusing when both layers are too large.
+    fn smaller(rbm: &'a Rbm) -> Result<Self> {
+        check_enumerable(rbm, rbm.n_visible().min(rbm.n_hidden()))?;
+        Ok(if rbm.n_hidden() <= rbm.n_visible() {
+            Enumeration::hidden(rbm)
+        } else {
+            Enumeration::visible(rbm)
+        })
+    }
+
+    fn row(&self, unit: usize) -> &[f32] {
+        &self.coupling[unit * self.other..(unit + 1) * self.other]
+    }
+
+    /// Calls `visit(state, log_weight, input)` for all 2^units states, where bit a of
+    /// `state` is unit a and `input[b] = (sᵀK)_b` (without the other layer's bias).
+    fn for_each_state(&self, beta: f32, mut visit: impl FnMut(u32, f64, &[f32])) {
+        let mut input = vec![0.0f32; self.other];
+        let mut bias_term = 0.0f64;
+        let mut state = 0u32;
+        for g in 0..(1u32 << self.units) {
+            if g > 0 {
+                let unit = g.trailing_zeros() as usize;
+                state ^= 1 << unit;
+                if g % RESYNC_EVERY == 0 {
+                    bias_term = self.resync(state, &mut input);
+                } else if state & (1 << unit) != 0 {
+                    bias_term += f64::from(self.bias[unit]);
+                    input.iter_mut().zip(self.row(unit)).for_each(|(x, &k)| *x += k);
+                } else {
+                    bias_term -= f64::from(self.bias[unit]);
+                    input.iter_mut().zip(self.row(unit)).for_each(|(x, &k)| *x -= k);
+                }
+            }
+            let log_weight = f64::from(beta) * bias_term + mathfn::softplus_sum(&input, self.other_bias, beta);
+            visit(state, log_weight, &input);
+        }
+    }
+
+    /// Recomputes `input` and the bias term of `state` from scratch.
+    fn resync(&self, state: u32, input: &mut [f32]) -> f64 {
+        input.iter_mut().for_each(|x| *x = 0.0);
+        let mut bias_term = 0.0;
+        for unit in (0..self.units).filter(|&a| state & (1 << a) != 0) {
+            bias_term += f64::from(self.bias[unit]);
+            input.iter_mut().zip(self.row(unit)).for_each(|(x, &k)| *x += k);
+        }
+        bias_term
+    }
+
+    fn log_partition(&self, beta: f32) -> f64 {
+        let mut sum = LogSumExp::default();
+        self.for_each_state(beta, |_, log_weight, _| sum.add(log_weight));
+        sum.value()
+    }
+}
+
+/// Streaming log-sum-exp in f64.
+#[derive(Default)]
+struct LogSumExp {
+    max: f64,
+    scaled_sum: f64,
+    seen: bool,
+}
+
+impl LogSumExp {
+    fn add(&mut self, x: f64) {
+        if !self.seen {
+            (self.max, self.scaled_sum, self.seen) = (x, 1.0, true);
+        } else if x <= self.max {
+            self.scaled_sum += libm::exp(x - self.max);
+        } else {
+            self.scaled_sum = self.scaled_sum * libm::exp(self.max - x) + 1.0;
+            self.max = x;
+        }
+    }
+
+    fn value(&self) -> f64 {
+        self.max + libm::log(self.scaled_sum)
+    }
+}
+
+fn check_enumerable(rbm: &Rbm, units: usize) -> Result<()> {
+    if units <= MAX_ENUMERATED_UNITS {
+        Ok(())
+    } else {
+        Err(RbmError::TooLargeForExact {
+            n_visible: rbm.n_visible(),
+            n_hidden: rbm.n_hidden(),
+        })
+    }
+}
+
+/// `log Z(β) = log Σ_{v,h} exp(-β E(v, h))`, enumerating the smaller layer.
+pub fn log_partition(rbm: &Rbm, beta: f32) -> Result<f64> {
+    Ok(Enumeration::smaller(rbm)?.log_partition(beta))
+}
+
+/// `log Z(β)` enumerating the named layer, whatever its size allows (for cross-checks).
+pub fn log_partition_enumerating(rbm: &Rbm, beta: f32, enumerate_visible: bool) -> Result<f64> {
+    let e = if enumerate_visible {
+        Enumeration::visible(rbm)
+    } else {
+        Enumeration::hidden(rbm)
+    };
+    check_enumerable(rbm, e.units)?;
+    Ok(e.log_partition(beta))
+}
+
+/// `log p(v)` of each row of `data` at β = 1.
+pub fn log_likelihood(rbm: &Rbm, data: &Matrix) -> Result<Vec<f64>> {
+    let log_z = log_partition(rbm, 1.0)?;
+    Ok(rbm.free_energy(data, 1.0)?.into_iter().map(|f| -f - log_z).collect())
+}
+
+/// Mean of `log p(v)` over the rows of `data`.
+pub fn mean_log_likelihood(rbm: &Rbm, data: &Matrix) -> Result<f64> {
+    if data.rows() == 0 {
+        return Err(RbmError::Data("no rows to score".into()));
+    }
+    Ok(log_likelihood(rbm, data)?.iter().sum::<f64>() / data.rows() as f64)
+}
+
+/// The exact marginal `p_β(v)` of every visible state, indexed by the state's bits
+/// (bit i is visible unit i). Needs `n_visible <= 20`.
+pub fn visible_distribution(rbm: &Rbm, beta: f32) -> Result<Vec<f64>> {
+    let e = Enumeration::visible(rbm);
+    check_enumerable(rbm, e.units)?;
+    let mut log_weights = vec![0.0f64; 1 << e.units];
+    let mut sum = LogSumExp::default();
+    e.for_each_state(beta, |state, log_weight, _| {
+        log_weights[state as usize] = log_weight;
+        sum.add(log_weight);
+    });
+    let log_z = sum.value();
+    Ok(log_weights.into_iter().map(|lw| libm::exp(lw - log_z)).collect())
+}
+
+/// Expectations under the model `p_β(v, h)`: the negative phase of the exact gradient.
+#[derive(Clone, Debug)]
+pub struct ModelExpectations {
+    pub log_partition: f64,
+    /// m x n row-major: `E[v_i h_j]`.
+    pub visible_hidden: Vec<f64>,
+    pub visible: Vec<f64>,
+    pub hidden: Vec<f64>,
+}
+
+/// Exact `E[v_i h_j]`, `E[v_i]`, `E[h_j]` by enumerating the smaller layer: for each
+/// of its states s, weighted by p(s), the other layer contributes its conditional mean.
+pub fn model_expectations(rbm: &Rbm, beta: f32) -> Result<ModelExpectations> {
+    let e = Enumeration::smaller(rbm)?;
+    let log_z = e.log_partition(beta);
+    let mut joint = vec![0.0f64; e.units * e.other];
+    let mut mean_enumerated = vec![0.0f64; e.units];
+    let mut mean_other = vec![0.0f64; e.other];
+    let mut other_prob = vec![0.0f32; e.other];
+    e.for_each_state(beta, |state, log_weight, input| {
+        let p = libm::exp(log_weight - log_z);
+        for ((q, &x), &d) in other_prob.iter_mut().zip(input).zip(e.other_bias) {
+            *q = mathfn::sigmoid(beta * (d + x));
+        }
+        for (mean, &q) in mean_other.iter_mut().zip(&other_prob) {
+            *mean += p * f64::from(q);
+        }
+        for unit in (0..e.units).filter(|&a| state & (1 << a) != 0) {
+            mean_enumerated[unit] += p;
+            let row = &mut joint[unit * e.other..(unit + 1) * e.other];
+            for (acc, &q) in row.iter_mut().zip(&other_prob) {
+                *acc += p * f64::from(q);
+            }
+        }
+    });
+    let (m, n) = (rbm.n_visible(), rbm.n_hidden());
+    let enumerated_hidden = !e.enumerates_visible;
+    let visible_hidden = if enumerated_hidden {
+        // joint is n x m; return it as m x n.
+        let mut out = vec![0.0f64; m * n];
+        for j in 0..n {
+            for i in 0..m {
+                out[i * n + j] = joint[j * m + i];
+            }
+        }
+        out
+    } else {
+        joint
+    };
+    let (visible, hidden) = if enumerated_hidden {
+        (mean_other, mean_enumerated)
+    } else {
+        (mean_enumerated, mean_other)
+    };
+    Ok(ModelExpectations {
+        log_partition: log_z,
+        visible_hidden,
+        visible,
+        hidden,
+    })
+}

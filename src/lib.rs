@@ -1,0 +1,30 @@
+//! RBM Lab's engine: a Bernoulli–Bernoulli Restricted Boltzmann Machine that trains,
+//! samples and is checked against exact enumeration, natively and in WebAssembly.
+//!
+//! - [`model`]: parameters, energy, free energy, conditionals and block-Gibbs chains.
+//! - [`train`]: minibatch learning with exact, Gibbs, CD-k and PCD-k negative phases.
+//! - [`exact`]: `log Z`, `log p(v)`, `p(v)` and model expectations by enumeration.
+//! - [`data`]: bars-and-stripes, the packed MNIST asset and seeded splits.
+//! - [`modelfile`]: the JSON model file.
+//! - [`linalg`], [`mathfn`], [`rng`]: the deterministic numerical kernels under them.
+//! - `wasm` (wasm32 only): the one module that meets JavaScript.
+//!
+//! The core never touches the browser; everything but `wasm` runs under `cargo test`.
+
+pub mod data;
+pub mod error;
+pub mod exact;
+pub mod linalg;
+pub mod mathfn;
+pub mod model;
+pub mod modelfile;
+pub mod rng;
+pub mod train;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use error::{RbmError, Result};
+pub use linalg::Matrix;
+pub use model::{GibbsChains, Rbm};
+pub use train::{Algorithm, StepStats, TrainConfig, Trainer};

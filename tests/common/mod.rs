@@ -1,0 +1,113 @@
+//! Helpers shared by the native and browser test crates: a brute-force f64
+//! reference RBM that enumerates every (v, h) pair, and the determinism scenario.
+#![allow(dead_code)]
+
+use rbm_lab::{rng, Algorithm, Rbm, TrainConfig};
+
+/// All 2^units binary vectors, bit i of the index giving unit i.
+pub fn all_states(units: usize) -> Vec<Vec<f64>> {
+    (0..1u32 << units)
+        .map(|s| (0..units).map(|i| f64::from((s >> i) & 1)).collect())
+        .collect()
+}
+
+/// An RBM in f64, evaluated straight from the definition.
+#[derive(Clone)]
+pub struct Reference {
+    pub m: usize,
+    pub n: usize,
+    pub w: Vec<f64>,
+    pub b: Vec<f64>,
+    pub c: Vec<f64>,
+}
+
+impl Reference {
+    pub fn of(rbm: &Rbm) -> Self {
+        let widen = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
+        Reference {
+            m: rbm.n_visible(),
+            n: rbm.n_hidden(),
+            w: widen(rbm.weights()),
+            b: widen(rbm.visible_bias()),
+            c: widen(rbm.hidden_bias()),
+        }
+    }
+
+    /// E(v, h) = -vᵀWh - bᵀv - cᵀh.
+    pub fn energy(&self, v: &[f64], h: &[f64]) -> f64 {
+        let mut e = 0.0;
+        for i in 0..self.m {
+            for j in 0..self.n {
+                e -= v[i] * self.w[i * self.n + j] * h[j];
+            }
+        }
+        e - (0..self.m).map(|i| self.b[i] * v[i]).sum::<f64>() - (0..self.n).map(|j| self.c[j] * h[j]).sum::<f64>()
+    }
+
+    /// log Σ_{v,h} exp(-β E(v, h)), over every pair.
+    pub fn log_partition(&self, beta: f64) -> f64 {
+        let hs = all_states(self.n);
+        let terms: Vec<f64> = all_states(self.m)
+            .iter()
+            .flat_map(|v| hs.iter().map(move |h| (v.clone(), h.clone())))
+            .map(|(v, h)| -beta * self.energy(&v, &h))
+            .collect();
+        log_sum_exp(&terms)
+    }
+
+    /// log Σ_h exp(-β E(v, h)) = -F_β(v).
+    pub fn log_marginal(&self, v: &[f64], beta: f64) -> f64 {
+        let terms: Vec<f64> = all_states(self.n).iter().map(|h| -beta * self.energy(v, h)).collect();
+        log_sum_exp(&terms)
+    }
+
+    /// Mean log p(v) over `data` at β = 1.
+    pub fn mean_log_likelihood(&self, data: &[Vec<f64>]) -> f64 {
+        let log_z = self.log_partition(1.0);
+        data.iter().map(|v| self.log_marginal(v, 1.0) - log_z).sum::<f64>() / data.len() as f64
+    }
+}
+
+pub fn log_sum_exp(terms: &[f64]) -> f64 {
+    let max = terms.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    max + terms.iter().map(|t| (t - max).exp()).sum::<f64>().ln()
+}
+
+/// A model with N(0, scale²) weights and biases, seeded.
+pub fn random_rbm(m: usize, n: usize, scale: f64, seed: u64) -> Rbm {
+    let mut g = rng::seeded(seed);
+    let mut draw = |count: usize| -> Vec<f32> { (0..count).map(|_| (scale * rng::standard_normal(&mut g)) as f32).collect() };
+    let w = draw(m * n);
+    let b = draw(m);
+    let c = draw(n);
+    Rbm::from_parts(m, n, w, b, c).unwrap()
+}
+
+/// FNV-1a over the bit patterns of `values`: equal only if every bit is equal.
+pub fn fingerprint(values: &[f32]) -> u64 {
+    values.iter().flat_map(|v| v.to_bits().to_le_bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, byte| {
+        (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The determinism scenario run both natively and in the browser.
+pub fn pinned_config() -> TrainConfig {
+    TrainConfig {
+        n_hidden: 16,
+        algorithm: Algorithm::Cd,
+        k: 1,
+        learning_rate: 0.1,
+        momentum: 0.5,
+        weight_decay: 1e-4,
+        batch_size: 10,
+        persistent_chains: 0,
+        seed: 7,
+    }
+}
+pub const PINNED_SIDE: usize = 4;
+pub const PINNED_STEPS: usize = 25;
+/// Filled from a native run; the browser test must reproduce them to the bit.
+pub const PINNED_PARAMETER_FINGERPRINT: u64 = 0xdfaa_e454_97e4_a77c;
+pub const PINNED_RECONSTRUCTION_ERROR_BITS: u64 = 0x3fd0_2283_c537_2c0d;
+pub const PINNED_LOG_PARTITION_BITS: u64 = 0x4035_84b5_5406_0270;
+pub const PINNED_SAMPLE_FINGERPRINT: u64 = 0x7fc2_0901_56f8_9a65;
