@@ -2,7 +2,8 @@
 //!
 //! Each exported class owns core state behind an opaque handle. Large buffers
 //! (samples, probabilities, weights) are read from JS as views into wasm memory
-//! through the `*_ptr` / `*_len` pairs and [`memory`]; small results come back as
+//! through the `*_ptr` methods and the instance's exported `memory` (what the
+//! generated `init()` resolves to); small results come back as
 //! plain objects through serde-wasm-bindgen. Every fallible call returns
 //! `Result<_, JsError>`, so a bad input becomes a JS exception carrying the core's
 //! message; nothing here can panic on user input.
@@ -32,12 +33,6 @@ fn now_ms() -> f64 {
 
 fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
     serde_wasm_bindgen::to_value(value).map_err(|e| JsError::new(&e.to_string()))
-}
-
-/// The wasm instance's memory, for building typed-array views from the `*_ptr` methods.
-#[wasm_bindgen]
-pub fn memory() -> JsValue {
-    wasm_bindgen::memory()
 }
 
 /// A set of binary images.
@@ -305,11 +300,16 @@ impl JsTrainer {
     }
 }
 
+/// Settings go through JSON text rather than serde-wasm-bindgen's object reader, which
+/// skips unknown keys: a misspelt setting must be an error, not silently ignored.
 fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
     if config.is_undefined() || config.is_null() {
         return Ok(TrainConfig::default());
     }
-    serde_wasm_bindgen::from_value(config).map_err(|e| JsError::new(&format!("training settings: {e}")))
+    let text: String = js_sys::JSON::stringify(&config)
+        .map_err(|_| JsError::new("training settings: not a plain object"))?
+        .into();
+    serde_json::from_str(&text).map_err(|e| JsError::new(&format!("training settings: {e}")))
 }
 
 /// Block-Gibbs chains of a fixed model, for watching samples.
