@@ -1,1 +1,101 @@
-fn main() {}
+//! Native engine benchmark: `cargo bench --bench engine` (or `./lab bench`, which also
+//! runs the NumPy reference in the same session and prints both).
+//!
+//! Figures, one thread, on the 9,000 training digits of the MNIST asset:
+//! - CD-1 updates per second at 784 x 500, minibatch 100 (and samples per second);
+//! - block-Gibbs steps per second for 100 chains at 784 x 500;
+//! - seconds for the exact log Z of a 784 x 20 model (2^20 hidden states).
+//!
+//! Each figure is the median of several timed repetitions after a warm-up.
+
+use std::time::Instant;
+
+use rbm_lab::{data, exact, rng, Algorithm, GibbsChains, TrainConfig, Trainer};
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).expect("finite timings"));
+    values[values.len() / 2]
+}
+
+fn main() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/mnist.bin");
+    let bytes = std::fs::read(path).unwrap_or_else(|e| {
+        eprintln!("cannot read {path} ({e}); `./lab bench` builds it first");
+        std::process::exit(2);
+    });
+    let (train, _) = data::mnist_split(&bytes).expect("valid MNIST asset");
+    let now = || 0.0;
+
+    // CD-1 at 784 x 500, minibatch 100.
+    let config = TrainConfig {
+        n_hidden: 500,
+        algorithm: Algorithm::Cd,
+        k: 1,
+        learning_rate: 0.05,
+        momentum: 0.5,
+        weight_decay: 1e-4,
+        batch_size: 100,
+        persistent_chains: 0,
+        seed: 1,
+    };
+    let mut trainer = Trainer::new(config, &train.images).expect("valid settings");
+    for _ in 0..5 {
+        trainer.step(&now).expect("no divergence");
+    }
+    let updates = 20;
+    let cd_rates: Vec<f64> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..updates {
+                trainer.step(&now).expect("no divergence");
+            }
+            updates as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    let cd_updates = median(cd_rates);
+
+    // Gibbs steps, 100 chains, on the trained-for-a-moment model.
+    let model = trainer.model().clone();
+    let mut g = rng::seeded(2);
+    let mut chains = GibbsChains::random(&model, 100, &mut g);
+    chains.run(&model, 5, 1.0, &mut g);
+    let steps = 20;
+    let gibbs_rates: Vec<f64> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            chains.run(&model, steps, 1.0, &mut g);
+            steps as f64 / start.elapsed().as_secs_f64()
+        })
+        .collect();
+    let gibbs_steps = median(gibbs_rates);
+
+    // Exact log Z at 784 x 20.
+    let small = Trainer::new(
+        TrainConfig {
+            n_hidden: 20,
+            batch_size: 100,
+            ..TrainConfig::default()
+        },
+        &train.images,
+    )
+    .expect("valid settings");
+    let log_z_times: Vec<f64> = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            let log_z =
+                exact::log_partition(small.model(), 1.0).expect("20 hidden units enumerate");
+            assert!(log_z.is_finite());
+            start.elapsed().as_secs_f64()
+        })
+        .collect();
+    let log_z_seconds = median(log_z_times);
+
+    println!("| engine (native, 1 thread)                 | figure          |");
+    println!("|-------------------------------------------|-----------------|");
+    println!(
+        "| CD-1 784x500, batch 100: updates/s        | {cd_updates:>8.1} ({:.0} samples/s) |",
+        cd_updates * 100.0
+    );
+    println!("| Gibbs 784x500, 100 chains: steps/s        | {gibbs_steps:>8.1}        |");
+    println!("| exact log Z, 784x20 (2^20 states): s      | {log_z_seconds:>8.2}        |");
+}

@@ -66,7 +66,10 @@ pub fn parse_packed(bytes: &[u8]) -> Result<Dataset> {
         return Err(bad("it does not start with the RBMB header".into()));
     }
     if bytes[4] != 1 {
-        return Err(bad(format!("version {} is not supported (this build reads 1)", bytes[4])));
+        return Err(bad(format!(
+            "version {} is not supported (this build reads 1)",
+            bytes[4]
+        )));
     }
     let count = u32::from_le_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]) as usize;
     let rows = u16::from_le_bytes([bytes[9], bytes[10]]) as usize;
@@ -84,7 +87,10 @@ pub fn parse_packed(bytes: &[u8]) -> Result<Dataset> {
     let labels_len = if has_labels { count } else { 0 };
     let expected = PACKED_HEADER + labels_len + count * bytes_per_image;
     if bytes.len() != expected {
-        return Err(bad(format!("{} bytes, expected {expected} for {count} images of {rows} x {cols}", bytes.len())));
+        return Err(bad(format!(
+            "{} bytes, expected {expected} for {count} images of {rows} x {cols}",
+            bytes.len()
+        )));
     }
     let labels = has_labels.then(|| bytes[PACKED_HEADER..PACKED_HEADER + count].to_vec());
     let body = &bytes[PACKED_HEADER + labels_len..];
@@ -143,7 +149,10 @@ impl Dataset {
         }
         Dataset {
             images: Matrix::from_vec(indices.len(), cols, data).expect("sizes agree"),
-            labels: self.labels.as_ref().map(|l| indices.iter().map(|&i| l[i]).collect()),
+            labels: self
+                .labels
+                .as_ref()
+                .map(|l| indices.iter().map(|&i| l[i]).collect()),
             image_shape: self.image_shape,
         }
     }
@@ -158,7 +167,10 @@ impl Dataset {
         }
         let mut order: Vec<usize> = (0..self.len()).collect();
         rng::shuffle(&mut rng::seeded(seed), &mut order);
-        Ok((self.select(&order[..first_count]), self.select(&order[first_count..])))
+        Ok((
+            self.select(&order[..first_count]),
+            self.select(&order[first_count..]),
+        ))
     }
 }
 

@@ -25,7 +25,11 @@ pub enum RbmError {
 pub type Result<T> = core::result::Result<T, RbmError>;
 
 impl RbmError {
-    pub(crate) fn setting(name: &'static str, value: impl fmt::Display, allowed: impl Into<String>) -> Self {
+    pub(crate) fn setting(
+        name: &'static str,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
         RbmError::InvalidSetting {
             name,
             value: value.to_string(),
@@ -37,10 +41,17 @@ impl RbmError {
 impl fmt::Display for RbmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RbmError::InvalidSetting { name, value, allowed } => {
+            RbmError::InvalidSetting {
+                name,
+                value,
+                allowed,
+            } => {
                 write!(f, "{name} = {value} is not allowed: {allowed}")
             }
-            RbmError::TooLargeForExact { n_visible, n_hidden } => write!(
+            RbmError::TooLargeForExact {
+                n_visible,
+                n_hidden,
+            } => write!(
                 f,
                 "exact computation enumerates the smaller layer and allows at most {} units there; \
                  this model has {n_visible} visible and {n_hidden} hidden units \

@@ -79,13 +79,20 @@ impl<'a> Enumeration<'a> {
                     bias_term = self.resync(state, &mut input);
                 } else if state & (1 << unit) != 0 {
                     bias_term += f64::from(self.bias[unit]);
-                    input.iter_mut().zip(self.row(unit)).for_each(|(x, &k)| *x += k);
+                    input
+                        .iter_mut()
+                        .zip(self.row(unit))
+                        .for_each(|(x, &k)| *x += k);
                 } else {
                     bias_term -= f64::from(self.bias[unit]);
-                    input.iter_mut().zip(self.row(unit)).for_each(|(x, &k)| *x -= k);
+                    input
+                        .iter_mut()
+                        .zip(self.row(unit))
+                        .for_each(|(x, &k)| *x -= k);
                 }
             }
-            let log_weight = f64::from(beta) * bias_term + mathfn::softplus_sum(&input, self.other_bias, beta);
+            let log_weight =
+                f64::from(beta) * bias_term + mathfn::softplus_sum(&input, self.other_bias, beta);
             visit(state, log_weight, &input);
         }
     }
@@ -96,7 +103,10 @@ impl<'a> Enumeration<'a> {
         let mut bias_term = 0.0;
         for unit in (0..self.units).filter(|&a| state & (1 << a) != 0) {
             bias_term += f64::from(self.bias[unit]);
-            input.iter_mut().zip(self.row(unit)).for_each(|(x, &k)| *x += k);
+            input
+                .iter_mut()
+                .zip(self.row(unit))
+                .for_each(|(x, &k)| *x += k);
         }
         bias_term
     }
@@ -163,7 +173,11 @@ pub fn log_partition_enumerating(rbm: &Rbm, beta: f32, enumerate_visible: bool) 
 /// `log p(v)` of each row of `data` at β = 1.
 pub fn log_likelihood(rbm: &Rbm, data: &Matrix) -> Result<Vec<f64>> {
     let log_z = log_partition(rbm, 1.0)?;
-    Ok(rbm.free_energy(data, 1.0)?.into_iter().map(|f| -f - log_z).collect())
+    Ok(rbm
+        .free_energy(data, 1.0)?
+        .into_iter()
+        .map(|f| -f - log_z)
+        .collect())
 }
 
 /// Mean of `log p(v)` over the rows of `data`.
@@ -186,7 +200,10 @@ pub fn visible_distribution(rbm: &Rbm, beta: f32) -> Result<Vec<f64>> {
         sum.add(log_weight);
     });
     let log_z = sum.value();
-    Ok(log_weights.into_iter().map(|lw| libm::exp(lw - log_z)).collect())
+    Ok(log_weights
+        .into_iter()
+        .map(|lw| libm::exp(lw - log_z))
+        .collect())
 }
 
 /// Expectations under the model `p_β(v, h)`: the negative phase of the exact gradient.

@@ -120,8 +120,19 @@ const TILE_COLS: usize = 8;
 /// fused multiply-add is used. That is what makes the native and the wasm builds
 /// agree to the bit; the speed comes from a 4 x 8 register tile that LLVM keeps in
 /// vector registers (simd128 in the browser).
-pub fn gemm(m: usize, k: usize, n: usize, a: Strided<'_>, b: &[f32], c: &mut [f32], accumulate: bool) {
-    assert!(b.len() >= k * n && c.len() >= m * n, "gemm: operand too small");
+pub fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<'_>,
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    assert!(
+        b.len() >= k * n && c.len() >= m * n,
+        "gemm: operand too small"
+    );
     if m > 0 && k > 0 {
         let last = (m - 1) * a.row_stride + (k - 1) * a.col_stride;
         assert!(last < a.data.len(), "gemm: left operand too small");
@@ -191,7 +202,11 @@ fn edge(
             *acc_value += a_value * b_value;
         }
     }
-    store(&mut c[i * n + cols.start..i * n + cols.end], &acc[..width], accumulate);
+    store(
+        &mut c[i * n + cols.start..i * n + cols.end],
+        &acc[..width],
+        accumulate,
+    );
 }
 
 #[cfg(test)]
@@ -217,7 +232,14 @@ mod tests {
 
     #[test]
     fn gemm_matches_the_definition_for_awkward_shapes() {
-        for &(m, k, n) in &[(1, 1, 1), (3, 5, 7), (4, 8, 8), (9, 13, 17), (33, 2, 40), (0, 3, 4)] {
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (4, 8, 8),
+            (9, 13, 17),
+            (33, 2, 40),
+            (0, 3, 4),
+        ] {
             let a_data = integer_matrix(m, k, 1);
             let b = integer_matrix(k, n, 2);
             let a = Strided::rows(&a_data, k);

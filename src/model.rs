@@ -64,7 +64,9 @@ impl Rbm {
             if got == want {
                 Ok(())
             } else {
-                Err(RbmError::Shape(format!("{what} has {got} values, expected {want}")))
+                Err(RbmError::Shape(format!(
+                    "{what} has {got} values, expected {want}"
+                )))
             }
         };
         expect("weights", weights.len(), n_visible * n_hidden)?;
@@ -134,14 +136,26 @@ impl Rbm {
     }
 
     /// Mutable access to all parameters at once; the transposed copy is refreshed after `edit`.
-    pub fn update_parameters<R>(&mut self, edit: impl FnOnce(&mut [f32], &mut [f32], &mut [f32]) -> R) -> R {
-        let result = edit(&mut self.weights, &mut self.visible_bias, &mut self.hidden_bias);
+    pub fn update_parameters<R>(
+        &mut self,
+        edit: impl FnOnce(&mut [f32], &mut [f32], &mut [f32]) -> R,
+    ) -> R {
+        let result = edit(
+            &mut self.weights,
+            &mut self.visible_bias,
+            &mut self.hidden_bias,
+        );
         self.refresh_transpose();
         result
     }
 
     fn refresh_transpose(&mut self) {
-        transpose_into(self.n_visible, self.n_hidden, &self.weights, &mut self.weights_t);
+        transpose_into(
+            self.n_visible,
+            self.n_hidden,
+            &self.weights,
+            &mut self.weights_t,
+        );
     }
 
     /// `β E(v, h)` for one visible and one hidden vector: the exponent whose negative
@@ -181,7 +195,15 @@ impl Rbm {
     pub fn hidden_input(&self, visible: &Matrix, out: &mut Matrix) {
         let (rows, m, n) = (visible.rows(), self.n_visible, self.n_hidden);
         out.resize_rows(rows);
-        gemm(rows, m, n, Strided::rows(visible.as_slice(), m), &self.weights, out.as_mut_slice(), false);
+        gemm(
+            rows,
+            m,
+            n,
+            Strided::rows(visible.as_slice(), m),
+            &self.weights,
+            out.as_mut_slice(),
+            false,
+        );
         for r in 0..rows {
             for (x, &c) in out.row_mut(r).iter_mut().zip(&self.hidden_bias) {
                 *x += c;
@@ -193,7 +215,15 @@ impl Rbm {
     pub fn visible_input(&self, hidden: &Matrix, out: &mut Matrix) {
         let (rows, m, n) = (hidden.rows(), self.n_visible, self.n_hidden);
         out.resize_rows(rows);
-        gemm(rows, n, m, Strided::rows(hidden.as_slice(), n), &self.weights_t, out.as_mut_slice(), false);
+        gemm(
+            rows,
+            n,
+            m,
+            Strided::rows(hidden.as_slice(), n),
+            &self.weights_t,
+            out.as_mut_slice(),
+            false,
+        );
         for r in 0..rows {
             for (x, &b) in out.row_mut(r).iter_mut().zip(&self.visible_bias) {
                 *x += b;
@@ -202,7 +232,12 @@ impl Rbm {
     }
 
     /// `out[r, j] = p_β(h_j = 1 | v = visible[r])`.
-    pub fn prob_hidden_given_visible(&self, visible: &Matrix, beta: f32, out: &mut Matrix) -> Result<()> {
+    pub fn prob_hidden_given_visible(
+        &self,
+        visible: &Matrix,
+        beta: f32,
+        out: &mut Matrix,
+    ) -> Result<()> {
         self.check_width("visible", visible, self.n_visible)?;
         self.check_width("hidden output", out, self.n_hidden)?;
         self.hidden_input(visible, out);
@@ -211,7 +246,12 @@ impl Rbm {
     }
 
     /// `out[r, i] = p_β(v_i = 1 | h = hidden[r])`.
-    pub fn prob_visible_given_hidden(&self, hidden: &Matrix, beta: f32, out: &mut Matrix) -> Result<()> {
+    pub fn prob_visible_given_hidden(
+        &self,
+        hidden: &Matrix,
+        beta: f32,
+        out: &mut Matrix,
+    ) -> Result<()> {
         self.check_width("hidden", hidden, self.n_hidden)?;
         self.check_width("visible output", out, self.n_visible)?;
         self.visible_input(hidden, out);
@@ -247,7 +287,10 @@ fn squash_in_place(values: &mut [f32], beta: f32) {
 }
 
 fn dot64(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum()
 }
 
 fn check_sizes(n_visible: usize, n_hidden: usize) -> Result<()> {
@@ -318,7 +361,11 @@ impl GibbsChains {
     pub fn sample_visible(&mut self, rbm: &Rbm, beta: f32, rng: &mut Rng) {
         rbm.visible_input(&self.hidden, &mut self.visible_prob);
         squash_in_place(self.visible_prob.as_mut_slice(), beta);
-        rng::sample_bernoulli(rng, self.visible_prob.as_slice(), self.visible.as_mut_slice());
+        rng::sample_bernoulli(
+            rng,
+            self.visible_prob.as_slice(),
+            self.visible.as_mut_slice(),
+        );
     }
 
     /// `steps` full block-Gibbs steps, v -> h -> v, on every chain.

@@ -45,7 +45,9 @@ pub struct ModelFile {
 pub fn to_json(file: &ModelFile) -> Result<String> {
     let model = &file.model;
     if !model.is_sane(f32::MAX) {
-        return Err(RbmError::ModelFile("the model has non-finite parameters and cannot be saved".into()));
+        return Err(RbmError::ModelFile(
+            "the model has non-finite parameters and cannot be saved".into(),
+        ));
     }
     let out = ModelFileV1 {
         format: FORMAT.into(),
@@ -70,11 +72,19 @@ pub fn from_json(text: &str) -> Result<ModelFile> {
     match value.get("format").and_then(|f| f.as_str()) {
         Some(FORMAT) => {}
         Some(other) => return Err(bad(format!("format is \"{other}\", expected \"{FORMAT}\""))),
-        None => return Err(bad(format!("no \"format\": \"{FORMAT}\" field; this is not an RBM Lab model"))),
+        None => {
+            return Err(bad(format!(
+                "no \"format\": \"{FORMAT}\" field; this is not an RBM Lab model"
+            )))
+        }
     }
     match value.get("version").and_then(|v| v.as_u64()) {
         Some(v) if v == u64::from(VERSION) => {}
-        Some(v) => return Err(bad(format!("version {v} is not supported; this build reads version {VERSION}"))),
+        Some(v) => {
+            return Err(bad(format!(
+                "version {v} is not supported; this build reads version {VERSION}"
+            )))
+        }
         None => return Err(bad("no numeric \"version\" field".into())),
     }
     let file: ModelFileV1 = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
@@ -90,7 +100,9 @@ pub fn from_json(text: &str) -> Result<ModelFile> {
     }
     if let Some([rows, cols]) = file.image_shape {
         if rows * cols != m {
-            return Err(bad(format!("image_shape {rows} x {cols} does not have n_visible = {m} pixels")));
+            return Err(bad(format!(
+                "image_shape {rows} x {cols} does not have n_visible = {m} pixels"
+            )));
         }
     }
     let model = Rbm::from_parts(m, n, file.weights, file.visible_bias, file.hidden_bias)

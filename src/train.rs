@@ -98,7 +98,11 @@ impl TrainConfig {
             ));
         }
         if !(1..=MAX_K).contains(&c.k) {
-            return Err(RbmError::setting("k", c.k, format!("between 1 and {MAX_K}")));
+            return Err(RbmError::setting(
+                "k",
+                c.k,
+                format!("between 1 and {MAX_K}"),
+            ));
         }
         if !(c.learning_rate > 0.0 && c.learning_rate <= MAX_LEARNING_RATE) {
             return Err(RbmError::setting(
@@ -108,10 +112,18 @@ impl TrainConfig {
             ));
         }
         if !(0.0..1.0).contains(&c.momentum) {
-            return Err(RbmError::setting("momentum", c.momentum, "at least 0 and below 1"));
+            return Err(RbmError::setting(
+                "momentum",
+                c.momentum,
+                "at least 0 and below 1",
+            ));
         }
         if !(0.0..1.0).contains(&c.weight_decay) {
-            return Err(RbmError::setting("weight_decay", c.weight_decay, "at least 0 and below 1"));
+            return Err(RbmError::setting(
+                "weight_decay",
+                c.weight_decay,
+                "at least 0 and below 1",
+            ));
         }
         if !(1..=n_examples.min(MAX_CHAINS)).contains(&c.batch_size) {
             return Err(RbmError::setting(
@@ -130,7 +142,9 @@ impl TrainConfig {
                 format!("between 0 (one per minibatch row) and {MAX_CHAINS}"),
             ));
         }
-        if c.algorithm == Algorithm::Exact && n_visible.min(c.n_hidden) > exact::MAX_ENUMERATED_UNITS {
+        if c.algorithm == Algorithm::Exact
+            && n_visible.min(c.n_hidden) > exact::MAX_ENUMERATED_UNITS
+        {
             return Err(RbmError::TooLargeForExact {
                 n_visible,
                 n_hidden: c.n_hidden,
@@ -284,7 +298,10 @@ impl Trainer {
         let chain = &mut self.batch_chain;
         for r in 0..batch {
             let example = self.order[self.cursor + r];
-            chain.visible.row_mut(r).copy_from_slice(self.data.row(example));
+            chain
+                .visible
+                .row_mut(r)
+                .copy_from_slice(self.data.row(example));
         }
         self.cursor += batch;
         let positive_visible = chain.visible.clone();
@@ -340,8 +357,16 @@ impl Trainer {
         }
         let positive_b = column_means(&positive_visible);
         let positive_c = column_means(&positive_hidden);
-        let grad_b: Vec<f32> = positive_b.iter().zip(&negative_b).map(|(p, q)| p - q).collect();
-        let grad_c: Vec<f32> = positive_c.iter().zip(&negative_c).map(|(p, q)| p - q).collect();
+        let grad_b: Vec<f32> = positive_b
+            .iter()
+            .zip(&negative_b)
+            .map(|(p, q)| p - q)
+            .collect();
+        let grad_c: Vec<f32> = positive_c
+            .iter()
+            .zip(&negative_c)
+            .map(|(p, q)| p - q)
+            .collect();
 
         // New velocities, checked before anything is written: a diverging update leaves
         // the model and the optimiser untouched.
@@ -351,8 +376,18 @@ impl Trainer {
         for ((v_new, &v_old), &w) in new_velocity_w.iter_mut().zip(&self.velocity_w).zip(weights) {
             *v_new = mu * v_old + lr * (*v_new - decay * w);
         }
-        let new_velocity_b: Vec<f32> = self.velocity_b.iter().zip(&grad_b).map(|(&v, &g)| mu * v + lr * g).collect();
-        let new_velocity_c: Vec<f32> = self.velocity_c.iter().zip(&grad_c).map(|(&v, &g)| mu * v + lr * g).collect();
+        let new_velocity_b: Vec<f32> = self
+            .velocity_b
+            .iter()
+            .zip(&grad_b)
+            .map(|(&v, &g)| mu * v + lr * g)
+            .collect();
+        let new_velocity_c: Vec<f32> = self
+            .velocity_c
+            .iter()
+            .zip(&grad_c)
+            .map(|(&v, &g)| mu * v + lr * g)
+            .collect();
         let sane = |params: &[f32], deltas: &[f32]| {
             params
                 .iter()
@@ -385,7 +420,11 @@ impl Trainer {
             step: self.steps_done,
             epoch: self.steps_done as f64 / per_epoch,
             reconstruction_error,
-            update_ratio: if weight_norm > 0.0 { update_norm / weight_norm } else { 0.0 },
+            update_ratio: if weight_norm > 0.0 {
+                update_norm / weight_norm
+            } else {
+                0.0
+            },
             wall_time_ms: now_ms() - started,
         })
     }
@@ -393,7 +432,11 @@ impl Trainer {
 
 /// Mean over chains of `v hᵀ` (into `out`, m x n), of v and of h.
 fn chain_statistics(chains: &GibbsChains, out: &mut [f32]) -> (Vec<f32>, Vec<f32>) {
-    let (count, m, n) = (chains.len(), chains.visible.cols(), chains.hidden_prob.cols());
+    let (count, m, n) = (
+        chains.len(),
+        chains.visible.cols(),
+        chains.hidden_prob.cols(),
+    );
     gemm(
         m,
         count,
@@ -405,7 +448,10 @@ fn chain_statistics(chains: &GibbsChains, out: &mut [f32]) -> (Vec<f32>, Vec<f32
     );
     let scale = 1.0 / count as f32;
     out.iter_mut().for_each(|x| *x *= scale);
-    (column_means(&chains.visible), column_means(&chains.hidden_prob))
+    (
+        column_means(&chains.visible),
+        column_means(&chains.hidden_prob),
+    )
 }
 
 fn column_means(matrix: &Matrix) -> Vec<f32> {
@@ -423,7 +469,11 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
 }
 
 fn norm(values: &[f32]) -> f64 {
-    values.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>().sqrt()
+    values
+        .iter()
+        .map(|&v| f64::from(v) * f64::from(v))
+        .sum::<f64>()
+        .sqrt()
 }
 
 fn mean_squared_difference(a: &Matrix, b: &Matrix) -> f64 {

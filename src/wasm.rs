@@ -12,12 +12,12 @@ use wasm_bindgen::prelude::*;
 
 use crate::data::{self, Dataset};
 use crate::error::RbmError;
+use crate::exact;
 use crate::linalg::Matrix;
 use crate::model::{GibbsChains, Rbm};
 use crate::modelfile::{self, ModelFile};
 use crate::rng::{self, Rng};
 use crate::train::{TrainConfig, Trainer};
-use crate::exact;
 
 fn js_error(error: RbmError) -> JsError {
     JsError::new(&error.to_string())
@@ -46,7 +46,9 @@ impl JsDataset {
     /// Every distinct `side x side` bars-and-stripes image.
     #[wasm_bindgen(js_name = barsAndStripes)]
     pub fn bars_and_stripes(side: usize) -> Result<JsDataset, JsError> {
-        data::bars_and_stripes(side).map(|inner| JsDataset { inner }).map_err(js_error)
+        data::bars_and_stripes(side)
+            .map(|inner| JsDataset { inner })
+            .map_err(js_error)
     }
 
     /// A packed image file (the MNIST asset); `part` is "all", "train" or "test"
@@ -57,7 +59,11 @@ impl JsDataset {
             "all" => data::parse_packed(bytes),
             "train" => data::mnist_split(bytes).map(|(train, _)| train),
             "test" => data::mnist_split(bytes).map(|(_, test)| test),
-            other => Err(RbmError::setting("part", other, "\"all\", \"train\" or \"test\"")),
+            other => Err(RbmError::setting(
+                "part",
+                other,
+                "\"all\", \"train\" or \"test\"",
+            )),
         }
         .map_err(js_error)?;
         Ok(JsDataset { inner })
@@ -74,10 +80,17 @@ impl JsDataset {
             ))));
         }
         if let Some(i) = pixels.iter().position(|&p| p != 0.0 && p != 1.0) {
-            return Err(js_error(RbmError::Data(format!("pixel {i} is {}, expected 0 or 1", pixels[i]))));
+            return Err(js_error(RbmError::Data(format!(
+                "pixel {i} is {}, expected 0 or 1",
+                pixels[i]
+            ))));
         }
-        let images = Matrix::from_vec(pixels.len() / pixels_per_image, pixels_per_image, pixels.to_vec())
-            .ok_or_else(|| JsError::new("pixel count mismatch"))?;
+        let images = Matrix::from_vec(
+            pixels.len() / pixels_per_image,
+            pixels_per_image,
+            pixels.to_vec(),
+        )
+        .ok_or_else(|| JsError::new("pixel count mismatch"))?;
         Ok(JsDataset {
             inner: Dataset {
                 images,
@@ -124,7 +137,9 @@ impl JsRbm {
     /// Loads a model file (JSON text); throws with the file's problem.
     #[wasm_bindgen(js_name = fromJson)]
     pub fn from_json(text: &str) -> Result<JsRbm, JsError> {
-        modelfile::from_json(text).map(|file| JsRbm { file }).map_err(js_error)
+        modelfile::from_json(text)
+            .map(|file| JsRbm { file })
+            .map_err(js_error)
     }
 
     /// The model file as JSON text.
@@ -186,10 +201,17 @@ impl JsRbm {
 
     /// `p_β(h = 1 | v)` for each row of `visible`, as a new array (rows x n_hidden).
     #[wasm_bindgen(js_name = probHiddenGivenVisible)]
-    pub fn prob_hidden_given_visible(&self, visible: &[f32], beta: f32) -> Result<Vec<f32>, JsError> {
+    pub fn prob_hidden_given_visible(
+        &self,
+        visible: &[f32],
+        beta: f32,
+    ) -> Result<Vec<f32>, JsError> {
         let rows = self.rows_of(visible)?;
         let mut out = Matrix::zeros(rows.rows(), self.file.model.n_hidden());
-        self.file.model.prob_hidden_given_visible(&rows, beta, &mut out).map_err(js_error)?;
+        self.file
+            .model
+            .prob_hidden_given_visible(&rows, beta, &mut out)
+            .map_err(js_error)?;
         Ok(out.as_slice().to_vec())
     }
 
@@ -201,7 +223,8 @@ impl JsRbm {
                 values.len()
             ))));
         }
-        Matrix::from_vec(values.len() / m, m, values.to_vec()).ok_or_else(|| JsError::new("row count mismatch"))
+        Matrix::from_vec(values.len() / m, m, values.to_vec())
+            .ok_or_else(|| JsError::new("row count mismatch"))
     }
 }
 
@@ -228,9 +251,14 @@ impl JsTrainer {
     }
 
     /// Continues training `model` on `dataset` with `config` (n_hidden comes from the model).
-    pub fn resume(config: JsValue, model: &JsRbm, dataset: &JsDataset) -> Result<JsTrainer, JsError> {
+    pub fn resume(
+        config: JsValue,
+        model: &JsRbm,
+        dataset: &JsDataset,
+    ) -> Result<JsTrainer, JsError> {
         let config = parse_config(config)?;
-        let inner = Trainer::resume(config, model.file.model.clone(), &dataset.inner.images).map_err(js_error)?;
+        let inner = Trainer::resume(config, model.file.model.clone(), &dataset.inner.images)
+            .map_err(js_error)?;
         Ok(JsTrainer {
             inner,
             image_shape: dataset.inner.image_shape,
@@ -312,6 +340,18 @@ fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
     serde_json::from_str(&text).map_err(|e| JsError::new(&format!("training settings: {e}")))
 }
 
+fn check_beta(beta: f32) -> Result<(), JsError> {
+    if (0.0..=10.0).contains(&beta) {
+        Ok(())
+    } else {
+        Err(js_error(RbmError::setting(
+            "beta",
+            beta,
+            "between 0 and 10",
+        )))
+    }
+}
+
 /// Block-Gibbs chains of a fixed model, for watching samples.
 #[wasm_bindgen(js_name = Chains)]
 pub struct JsChains {
@@ -341,8 +381,12 @@ impl JsChains {
     /// Replaces the model the chains sample from, keeping their states.
     #[wasm_bindgen(js_name = setModel)]
     pub fn set_model(&mut self, model: &JsRbm) -> Result<(), JsError> {
-        if model.file.model.n_visible() != self.model.n_visible() || model.file.model.n_hidden() != self.model.n_hidden() {
-            return Err(js_error(RbmError::Shape("the new model has other layer sizes than the chains".into())));
+        if model.file.model.n_visible() != self.model.n_visible()
+            || model.file.model.n_hidden() != self.model.n_hidden()
+        {
+            return Err(js_error(RbmError::Shape(
+                "the new model has other layer sizes than the chains".into(),
+            )));
         }
         self.model = model.file.model.clone();
         Ok(())
@@ -350,10 +394,25 @@ impl JsChains {
 
     /// `steps` block-Gibbs steps at inverse temperature `beta` (0 to 10).
     pub fn step(&mut self, steps: u32, beta: f32) -> Result<(), JsError> {
-        if !(0.0..=10.0).contains(&beta) {
-            return Err(js_error(RbmError::setting("beta", beta, "between 0 and 10")));
+        check_beta(beta)?;
+        self.chains
+            .run(&self.model, steps as usize, beta, &mut self.rng);
+        Ok(())
+    }
+
+    /// `steps` block-Gibbs steps under the trainer's current model, without copying it:
+    /// the chains follow the model as it learns.
+    #[wasm_bindgen(js_name = stepWith)]
+    pub fn step_with(&mut self, trainer: &JsTrainer, steps: u32, beta: f32) -> Result<(), JsError> {
+        let model = trainer.inner.model();
+        if model.n_visible() != self.model.n_visible() || model.n_hidden() != self.model.n_hidden()
+        {
+            return Err(js_error(RbmError::Shape(
+                "the trainer's model has other layer sizes than the chains".into(),
+            )));
         }
-        self.chains.run(&self.model, steps as usize, beta, &mut self.rng);
+        check_beta(beta)?;
+        self.chains.run(model, steps as usize, beta, &mut self.rng);
         Ok(())
     }
 

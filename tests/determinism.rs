@@ -6,7 +6,13 @@ use common::*;
 use rbm_lab::{data, exact, rng, GibbsChains, Trainer};
 
 fn parameters(model: &rbm_lab::Rbm) -> Vec<f32> {
-    model.weights().iter().chain(model.visible_bias()).chain(model.hidden_bias()).copied().collect()
+    model
+        .weights()
+        .iter()
+        .chain(model.visible_bias())
+        .chain(model.hidden_bias())
+        .copied()
+        .collect()
 }
 
 #[test]

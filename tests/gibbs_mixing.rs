@@ -24,7 +24,13 @@ fn total_variation_after(steps: usize, beta: f32, seed: u64) -> f64 {
     chains.run(&rbm, steps, beta, &mut g);
     let mut counts = vec![0usize; exact_p.len()];
     for r in 0..CHAINS {
-        let state: usize = chains.visible.row(r).iter().enumerate().map(|(i, &v)| (v as usize) << i).sum();
+        let state: usize = chains
+            .visible
+            .row(r)
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v as usize) << i)
+            .sum();
         counts[state] += 1;
     }
     0.5 * counts
@@ -38,7 +44,10 @@ fn total_variation_after(steps: usize, beta: f32, seed: u64) -> f64 {
 fn chains_reach_the_exact_distribution() {
     for beta in [1.0f32, 0.5] {
         let tv = total_variation_after(200, beta, 31);
-        assert!(tv < BOUND, "beta {beta}: TV {tv} after 200 steps, bound {BOUND}");
+        assert!(
+            tv < BOUND,
+            "beta {beta}: TV {tv} after 200 steps, bound {BOUND}"
+        );
     }
 }
 

@@ -2,9 +2,9 @@
 mod common;
 
 use common::random_rbm;
+use rand::RngCore;
 use rbm_lab::modelfile::{from_json, to_json, ModelFile};
 use rbm_lab::{rng, Rbm};
-use rand::RngCore;
 
 fn file(model: Rbm) -> ModelFile {
     ModelFile {
@@ -36,15 +36,38 @@ fn arbitrary_finite_bit_patterns_survive() {
             values.push(v);
         }
     }
-    let model = Rbm::from_parts(400, 500, values, vec![f32::MIN_POSITIVE; 400], vec![-0.0; 500]).unwrap();
-    let loaded = from_json(&to_json(&file(model.clone())).unwrap()).unwrap().model;
-    let bits = |r: &Rbm| r.weights().iter().chain(r.visible_bias()).chain(r.hidden_bias()).map(|v| v.to_bits()).collect::<Vec<u32>>();
+    let model = Rbm::from_parts(
+        400,
+        500,
+        values,
+        vec![f32::MIN_POSITIVE; 400],
+        vec![-0.0; 500],
+    )
+    .unwrap();
+    let loaded = from_json(&to_json(&file(model.clone())).unwrap())
+        .unwrap()
+        .model;
+    let bits = |r: &Rbm| {
+        r.weights()
+            .iter()
+            .chain(r.visible_bias())
+            .chain(r.hidden_bias())
+            .map(|v| v.to_bits())
+            .collect::<Vec<u32>>()
+    };
     assert_eq!(bits(&loaded), bits(&model));
 }
 
 #[test]
 fn the_documented_layout_is_what_is_written() {
-    let model = Rbm::from_parts(2, 3, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], vec![0.5, -0.5], vec![0.0, 1.0, 2.0]).unwrap();
+    let model = Rbm::from_parts(
+        2,
+        3,
+        vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        vec![0.5, -0.5],
+        vec![0.0, 1.0, 2.0],
+    )
+    .unwrap();
     let value: serde_json::Value = serde_json::from_str(&to_json(&file(model)).unwrap()).unwrap();
     assert_eq!(value["format"], "rbm-lab-model");
     assert_eq!(value["version"], 1);
@@ -76,17 +99,41 @@ fn each_kind_of_bad_file_is_rejected_with_its_problem() {
     let cases: Vec<(String, &str)> = vec![
         ("{not json".into(), "not valid JSON"),
         ("[1, 2]".into(), "not an RBM Lab model"),
-        (with("format", "keras".into()), "format is \"keras\", expected \"rbm-lab-model\""),
-        (with("version", 2.into()), "version 2 is not supported; this build reads version 1"),
+        (
+            with("format", "keras".into()),
+            "format is \"keras\", expected \"rbm-lab-model\"",
+        ),
+        (
+            with("version", 2.into()),
+            "version 2 is not supported; this build reads version 1",
+        ),
         (without("version"), "no numeric \"version\""),
         (without("weights"), "missing field `weights`"),
-        (with("weights", serde_json::json!([0.5])), "weights has 1 values, expected 2"),
-        (with("visible_bias", serde_json::json!([0.0])), "visible_bias has 1 values, expected 2"),
-        (with("hidden_bias", serde_json::json!([0.0, 1.0])), "hidden_bias has 2 values, expected 1"),
-        (with("weights", serde_json::json!([0.5, "x"])), "invalid type: string \"x\""),
-        (with("weights", serde_json::json!([0.5, null])), "invalid type: null"),
+        (
+            with("weights", serde_json::json!([0.5])),
+            "weights has 1 values, expected 2",
+        ),
+        (
+            with("visible_bias", serde_json::json!([0.0])),
+            "visible_bias has 1 values, expected 2",
+        ),
+        (
+            with("hidden_bias", serde_json::json!([0.0, 1.0])),
+            "hidden_bias has 2 values, expected 1",
+        ),
+        (
+            with("weights", serde_json::json!([0.5, "x"])),
+            "invalid type: string \"x\"",
+        ),
+        (
+            with("weights", serde_json::json!([0.5, null])),
+            "invalid type: null",
+        ),
         (with("n_hidden", 0.into()), "n_hidden = 0 is not allowed"),
-        (with("image_shape", serde_json::json!([3, 3])), "image_shape 3 x 3 does not have n_visible = 2 pixels"),
+        (
+            with("image_shape", serde_json::json!([3, 3])),
+            "image_shape 3 x 3 does not have n_visible = 2 pixels",
+        ),
     ];
     for (text, expected) in cases {
         let message = from_json(&text).unwrap_err().to_string();
@@ -96,5 +143,8 @@ fn each_kind_of_bad_file_is_rejected_with_its_problem() {
     // 1e39 is a valid JSON number but overflows f32.
     let overflow = good().to_string().replace("[0.5,-0.5]", "[0.5,1e39]");
     let message = from_json(&overflow).unwrap_err().to_string();
-    assert!(message.contains("weights[1] is not a finite 32-bit number"), "{message}");
+    assert!(
+        message.contains("weights[1] is not a finite 32-bit number"),
+        "{message}"
+    );
 }

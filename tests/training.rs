@@ -18,7 +18,11 @@ fn gain(config: TrainConfig, steps: usize) -> (f64, f64) {
         trainer.step(&|| 0.0).unwrap();
     }
     let after = exact::mean_log_likelihood(trainer.model(), &set.images).unwrap();
-    println!("{:?} seed {}: {before:.3} -> {after:.3}", trainer.config().algorithm, trainer.config().seed);
+    println!(
+        "{:?} seed {}: {before:.3} -> {after:.3}",
+        trainer.config().algorithm,
+        trainer.config().seed
+    );
     (before, after)
 }
 
@@ -78,14 +82,62 @@ fn gibbs_from_noise_learns_something() {
 fn every_bad_setting_is_named_with_its_range() {
     let set = data::bars_and_stripes(3).unwrap();
     let cases: Vec<(TrainConfig, &str)> = vec![
-        (TrainConfig { n_hidden: 0, ..config(Algorithm::Cd, 1) }, "n_hidden = 0 is not allowed: between 1 and"),
-        (TrainConfig { k: 0, ..config(Algorithm::Cd, 1) }, "k = 0 is not allowed: between 1 and 1000"),
-        (TrainConfig { learning_rate: -1.0, ..config(Algorithm::Cd, 1) }, "learning_rate = -1 is not allowed"),
-        (TrainConfig { learning_rate: f32::NAN, ..config(Algorithm::Cd, 1) }, "learning_rate = NaN"),
-        (TrainConfig { momentum: 1.0, ..config(Algorithm::Cd, 1) }, "momentum = 1 is not allowed: at least 0 and below 1"),
-        (TrainConfig { weight_decay: -0.1, ..config(Algorithm::Cd, 1) }, "weight_decay = -0.1"),
-        (TrainConfig { batch_size: 15, ..config(Algorithm::Cd, 1) }, "batch_size = 15 is not allowed: between 1 and 14"),
-        (TrainConfig { persistent_chains: 20_000, ..config(Algorithm::Pcd, 1) }, "persistent_chains = 20000"),
+        (
+            TrainConfig {
+                n_hidden: 0,
+                ..config(Algorithm::Cd, 1)
+            },
+            "n_hidden = 0 is not allowed: between 1 and",
+        ),
+        (
+            TrainConfig {
+                k: 0,
+                ..config(Algorithm::Cd, 1)
+            },
+            "k = 0 is not allowed: between 1 and 1000",
+        ),
+        (
+            TrainConfig {
+                learning_rate: -1.0,
+                ..config(Algorithm::Cd, 1)
+            },
+            "learning_rate = -1 is not allowed",
+        ),
+        (
+            TrainConfig {
+                learning_rate: f32::NAN,
+                ..config(Algorithm::Cd, 1)
+            },
+            "learning_rate = NaN",
+        ),
+        (
+            TrainConfig {
+                momentum: 1.0,
+                ..config(Algorithm::Cd, 1)
+            },
+            "momentum = 1 is not allowed: at least 0 and below 1",
+        ),
+        (
+            TrainConfig {
+                weight_decay: -0.1,
+                ..config(Algorithm::Cd, 1)
+            },
+            "weight_decay = -0.1",
+        ),
+        (
+            TrainConfig {
+                batch_size: 15,
+                ..config(Algorithm::Cd, 1)
+            },
+            "batch_size = 15 is not allowed: between 1 and 14",
+        ),
+        (
+            TrainConfig {
+                persistent_chains: 20_000,
+                ..config(Algorithm::Pcd, 1)
+            },
+            "persistent_chains = 20000",
+        ),
     ];
     for (bad, expected) in cases {
         let message = match Trainer::new(bad, &set.images) {
@@ -95,8 +147,15 @@ fn every_bad_setting_is_named_with_its_range() {
         assert!(message.contains(expected), "{message:?} lacks {expected:?}");
     }
     let mnist_sized = rbm_lab::Matrix::zeros(30, 784);
-    let too_big = TrainConfig { n_hidden: 500, batch_size: 10, ..config(Algorithm::Exact, 1) };
-    let message = Trainer::new(too_big, &mnist_sized).err().unwrap().to_string();
+    let too_big = TrainConfig {
+        n_hidden: 500,
+        batch_size: 10,
+        ..config(Algorithm::Exact, 1)
+    };
+    let message = Trainer::new(too_big, &mnist_sized)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(message.contains("784 visible and 500 hidden"), "{message}");
 }
 
@@ -106,7 +165,11 @@ fn a_diverging_update_keeps_the_last_good_model() {
     // Large weights and a decay step lr * decay = 5 > 2: the decay overshoots zero
     // and the weights leave the allowed range.
     let edge = Rbm::from_parts(9, 2, vec![5_000.0; 18], vec![0.0; 9], vec![0.0; 2]).unwrap();
-    let settings = TrainConfig { learning_rate: 10.0, weight_decay: 0.5, ..config(Algorithm::Cd, 3) };
+    let settings = TrainConfig {
+        learning_rate: 10.0,
+        weight_decay: 0.5,
+        ..config(Algorithm::Cd, 3)
+    };
     let mut trainer = Trainer::resume(settings, edge.clone(), &set.images).unwrap();
     let error = trainer.step(&|| 0.0).unwrap_err();
     assert_eq!(error, RbmError::Diverged { step: 1 });
@@ -118,7 +181,14 @@ fn a_diverging_update_keeps_the_last_good_model() {
 #[test]
 fn stats_report_progress() {
     let set = data::bars_and_stripes(3).unwrap();
-    let mut trainer = Trainer::new(TrainConfig { batch_size: 7, ..config(Algorithm::Cd, 4) }, &set.images).unwrap();
+    let mut trainer = Trainer::new(
+        TrainConfig {
+            batch_size: 7,
+            ..config(Algorithm::Cd, 4)
+        },
+        &set.images,
+    )
+    .unwrap();
     let ticking = std::cell::Cell::new(0.0);
     let now = || {
         ticking.set(ticking.get() + 1.5);

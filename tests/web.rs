@@ -13,7 +13,11 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn message_of(error: wasm_bindgen::JsError) -> String {
-    JsValue::from(error).dyn_into::<js_sys::Error>().unwrap().message().into()
+    JsValue::from(error)
+        .dyn_into::<js_sys::Error>()
+        .unwrap()
+        .message()
+        .into()
 }
 
 /// A plain object, as page code would pass it.
@@ -26,7 +30,13 @@ fn config_object(config: &rbm_lab::TrainConfig) -> JsValue {
 }
 
 fn parameters(model: &rbm_lab::Rbm) -> Vec<f32> {
-    model.weights().iter().chain(model.visible_bias()).chain(model.hidden_bias()).copied().collect()
+    model
+        .weights()
+        .iter()
+        .chain(model.visible_bias())
+        .chain(model.hidden_bias())
+        .copied()
+        .collect()
 }
 
 #[wasm_bindgen_test]
@@ -46,7 +56,8 @@ fn pinned_values_equal_the_native_ones() {
     let mut chains = JsChains::new(&rbm, 10, 3).unwrap();
     chains.step(5, 1.0).unwrap();
     // The pointer is what JS turns into a Float32Array view.
-    let visible = unsafe { std::slice::from_raw_parts(chains.visible_ptr(), 10 * model.n_visible()) };
+    let visible =
+        unsafe { std::slice::from_raw_parts(chains.visible_ptr(), 10 * model.n_visible()) };
     assert_eq!(
         (
             fingerprint(&parameters(&model)),
@@ -67,8 +78,10 @@ fn pinned_values_equal_the_native_ones() {
 fn create_train_sample_export_import() {
     let data = JsDataset::bars_and_stripes(3).unwrap();
     assert_eq!((data.len(), data.rows(), data.cols()), (14, 3, 3));
-    let config = js_object(r#"{"n_hidden": 8, "algorithm": "pcd", "k": 5, "batch_size": 7, "learning_rate": 0.05,
-        "momentum": 0.5, "persistent_chains": 100, "seed": 9}"#);
+    let config = js_object(
+        r#"{"n_hidden": 8, "algorithm": "pcd", "k": 5, "batch_size": 7, "learning_rate": 0.05,
+        "momentum": 0.5, "persistent_chains": 100, "seed": 9}"#,
+    );
     let mut trainer = JsTrainer::new(config, &data).unwrap();
     let before = trainer.mean_log_likelihood(&data).unwrap();
     trainer.steps(2000).unwrap();
@@ -96,8 +109,15 @@ fn create_train_sample_export_import() {
     let mut resumed = JsTrainer::resume(small_batches, &again, &data).unwrap();
     resumed.step().unwrap();
     // Defaults (batch_size 20) do not fit 14 examples: the message says what does.
-    let message = message_of(JsTrainer::resume(JsValue::UNDEFINED, &again, &data).err().unwrap());
-    assert!(message.contains("batch_size = 20 is not allowed: between 1 and 14"), "{message}");
+    let message = message_of(
+        JsTrainer::resume(JsValue::UNDEFINED, &again, &data)
+            .err()
+            .unwrap(),
+    );
+    assert!(
+        message.contains("batch_size = 20 is not allowed: between 1 and 14"),
+        "{message}"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -105,11 +125,17 @@ fn bad_input_throws_with_the_core_message() {
     let data = JsDataset::bars_and_stripes(3).unwrap();
     let bad = js_object(r#"{"learning_rate": -1.0}"#);
     let message = message_of(JsTrainer::new(bad, &data).err().unwrap());
-    assert!(message.contains("learning_rate = -1 is not allowed"), "{message}");
+    assert!(
+        message.contains("learning_rate = -1 is not allowed"),
+        "{message}"
+    );
 
     let unknown = js_object(r#"{"learnig_rate": 0.1}"#);
     let message = message_of(JsTrainer::new(unknown, &data).err().unwrap());
-    assert!(message.contains("unknown field `learnig_rate`"), "{message}");
+    assert!(
+        message.contains("unknown field `learnig_rate`"),
+        "{message}"
+    );
 
     let message = message_of(JsRbm::from_json("{\"format\": \"other\"}").err().unwrap());
     assert!(message.contains("format is \"other\""), "{message}");
@@ -125,7 +151,10 @@ fn bad_input_throws_with_the_core_message() {
     let message = message_of(JsTrainer::new(big, &wide).err().unwrap());
     assert!(message.contains("625 visible and 30 hidden"), "{message}");
 
-    let rbm = JsTrainer::new(JsValue::UNDEFINED, &JsDataset::bars_and_stripes(4).unwrap()).unwrap().model().unwrap();
+    let rbm = JsTrainer::new(JsValue::UNDEFINED, &JsDataset::bars_and_stripes(4).unwrap())
+        .unwrap()
+        .model()
+        .unwrap();
     let message = message_of(rbm.free_energy(&[1.0, 0.0], 1.0).err().unwrap());
     assert!(message.contains("not whole rows of 16"), "{message}");
     let mut chains = JsChains::new(&rbm, 4, 1).unwrap();

@@ -1,6 +1,7 @@
 //! Helpers shared by the native and browser test crates: a brute-force f64
 //! reference RBM that enumerates every (v, h) pair, and the determinism scenario.
-#![allow(dead_code)]
+// The reference reads like the formulas, indices and all.
+#![allow(dead_code, clippy::needless_range_loop)]
 
 use rbm_lab::{rng, Algorithm, Rbm, TrainConfig};
 
@@ -41,7 +42,8 @@ impl Reference {
                 e -= v[i] * self.w[i * self.n + j] * h[j];
             }
         }
-        e - (0..self.m).map(|i| self.b[i] * v[i]).sum::<f64>() - (0..self.n).map(|j| self.c[j] * h[j]).sum::<f64>()
+        e - (0..self.m).map(|i| self.b[i] * v[i]).sum::<f64>()
+            - (0..self.n).map(|j| self.c[j] * h[j]).sum::<f64>()
     }
 
     /// log Σ_{v,h} exp(-β E(v, h)), over every pair.
@@ -57,14 +59,20 @@ impl Reference {
 
     /// log Σ_h exp(-β E(v, h)) = -F_β(v).
     pub fn log_marginal(&self, v: &[f64], beta: f64) -> f64 {
-        let terms: Vec<f64> = all_states(self.n).iter().map(|h| -beta * self.energy(v, h)).collect();
+        let terms: Vec<f64> = all_states(self.n)
+            .iter()
+            .map(|h| -beta * self.energy(v, h))
+            .collect();
         log_sum_exp(&terms)
     }
 
     /// Mean log p(v) over `data` at β = 1.
     pub fn mean_log_likelihood(&self, data: &[Vec<f64>]) -> f64 {
         let log_z = self.log_partition(1.0);
-        data.iter().map(|v| self.log_marginal(v, 1.0) - log_z).sum::<f64>() / data.len() as f64
+        data.iter()
+            .map(|v| self.log_marginal(v, 1.0) - log_z)
+            .sum::<f64>()
+            / data.len() as f64
     }
 }
 
@@ -76,7 +84,11 @@ pub fn log_sum_exp(terms: &[f64]) -> f64 {
 /// A model with N(0, scale²) weights and biases, seeded.
 pub fn random_rbm(m: usize, n: usize, scale: f64, seed: u64) -> Rbm {
     let mut g = rng::seeded(seed);
-    let mut draw = |count: usize| -> Vec<f32> { (0..count).map(|_| (scale * rng::standard_normal(&mut g)) as f32).collect() };
+    let mut draw = |count: usize| -> Vec<f32> {
+        (0..count)
+            .map(|_| (scale * rng::standard_normal(&mut g)) as f32)
+            .collect()
+    };
     let w = draw(m * n);
     let b = draw(m);
     let c = draw(n);
@@ -85,9 +97,12 @@ pub fn random_rbm(m: usize, n: usize, scale: f64, seed: u64) -> Rbm {
 
 /// FNV-1a over the bit patterns of `values`: equal only if every bit is equal.
 pub fn fingerprint(values: &[f32]) -> u64 {
-    values.iter().flat_map(|v| v.to_bits().to_le_bytes()).fold(0xcbf2_9ce4_8422_2325u64, |h, byte| {
-        (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    values
+        .iter()
+        .flat_map(|v| v.to_bits().to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, byte| {
+            (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 /// The determinism scenario run both natively and in the browser.

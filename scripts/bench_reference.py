@@ -1,0 +1,100 @@
+"""NumPy reference for `./lab bench`: the same three figures as benches/engine.rs,
+on the same data, in float32 (CD-1 as in plain NumPy RBM code; Gibbs with 100 chains;
+exact log Z of a 784 x 20 model by enumerating the 2^20 hidden states in blocks)."""
+import sys
+import time
+
+import numpy as np
+
+ROOT = sys.argv[1] if len(sys.argv) > 1 else "."
+
+
+def load_packed(path):
+    raw = open(path, "rb").read()
+    assert raw[:4] == b"RBMB" and raw[4] == 1, "not a packed image file"
+    count = int.from_bytes(raw[5:9], "little")
+    rows = int.from_bytes(raw[9:11], "little")
+    cols = int.from_bytes(raw[11:13], "little")
+    offset = 14 + (count if raw[13] else 0)
+    per_image = (rows * cols + 7) // 8
+    bits = np.frombuffer(raw[offset:], dtype=np.uint8).reshape(count, per_image)
+    return np.unpackbits(bits, axis=1)[:, : rows * cols].astype(np.float32)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def softplus(x):
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def median_rate(fn, repeats, per_call):
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        rates.append(per_call / (time.perf_counter() - start))
+    return float(np.median(rates))
+
+
+def main():
+    data = load_packed(f"{ROOT}/www/data/mnist.bin")[:9000]
+    rng = np.random.default_rng(1)
+    m, n, batch = 784, 500, 100
+    w = (0.01 * rng.standard_normal((m, n))).astype(np.float32)
+    b = np.zeros(m, np.float32)
+    c = np.zeros(n, np.float32)
+    dw = np.zeros_like(w)
+
+    def cd_updates(count):
+        nonlocal w, b, c, dw
+        for step in range(count):
+            v0 = data[(step * batch) % 9000:(step * batch) % 9000 + batch]
+            ph0 = sigmoid(v0 @ w + c)
+            h0 = (rng.random(ph0.shape, dtype=np.float32) < ph0).astype(np.float32)
+            pv1 = sigmoid(h0 @ w.T + b)
+            v1 = (rng.random(pv1.shape, dtype=np.float32) < pv1).astype(np.float32)
+            ph1 = sigmoid(v1 @ w + c)
+            dw = 0.5 * dw + 0.05 * ((v0.T @ ph0 - v1.T @ ph1) / batch - 1e-4 * w)
+            w += dw
+            b += 0.05 * (v0 - v1).mean(0)
+            c += 0.05 * (ph0 - ph1).mean(0)
+
+    cd_updates(5)
+    cd = median_rate(lambda: cd_updates(20), 5, 20)
+
+    chains = (rng.random((100, m)) < 0.5).astype(np.float32)
+
+    def gibbs(count):
+        nonlocal chains
+        for _ in range(count):
+            ph = sigmoid(chains @ w + c)
+            h = (rng.random(ph.shape, dtype=np.float32) < ph).astype(np.float32)
+            pv = sigmoid(h @ w.T + b)
+            chains = (rng.random(pv.shape, dtype=np.float32) < pv).astype(np.float32)
+
+    gibbs(5)
+    gibbs_rate = median_rate(lambda: gibbs(20), 5, 20)
+
+    w20 = (0.01 * rng.standard_normal((m, 20))).astype(np.float64)
+    b20 = np.log(np.clip(data.mean(0), 1e-3, 1 - 1e-3) / (1 - np.clip(data.mean(0), 1e-3, 1 - 1e-3)))
+    start = time.perf_counter()
+    total = []
+    for block in range(16):
+        states = ((np.arange(block << 16, (block + 1) << 16)[:, None] >> np.arange(20)) & 1).astype(np.float64)
+        total.append(softplus(states @ w20.T + b20).sum(1))
+    lw = np.concatenate(total)
+    log_z = lw.max() + np.log(np.exp(lw - lw.max()).sum())
+    log_z_seconds = time.perf_counter() - start
+    assert np.isfinite(log_z)
+
+    print("| NumPy reference (float32, log Z in float64) | figure          |")
+    print("|---------------------------------------------|-----------------|")
+    print(f"| CD-1 784x500, batch 100: updates/s          | {cd:8.1f} ({cd * 100:.0f} samples/s) |")
+    print(f"| Gibbs 784x500, 100 chains: steps/s          | {gibbs_rate:8.1f}        |")
+    print(f"| exact log Z, 784x20 (2^20 states): s        | {log_z_seconds:8.2f}        |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+// Shared set-up for the page tests: the lab's own static server and Debian's Chromium
+// driven by playwright-core (which gives each launch a fresh, empty profile), with
+// every console error and off-origin request recorded.
+import { mkdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../scripts/serve.mjs';
+
+export const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
+
+export async function openLab({ width = 1280, height = 900, hash = '' } = {}) {
+  const server = await startServer(0);
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [
+      '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+      '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync',
+    ],
+  }).catch((error) => {
+    server.close();
+    throw error;
+  });
+  const page = await browser.newPage({ viewport: { width, height } });
+  const problems = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('request', (request) => {
+    if (!request.url().startsWith(origin) && !request.url().startsWith('data:') && !request.url().startsWith('blob:')) {
+      problems.push(`request left the origin: ${request.url()}`);
+    }
+  });
+  await page.goto(`${origin}/${hash}`);
+  return {
+    page,
+    origin,
+    problems,
+    async screenshot(name) {
+      mkdirSync(SCREENSHOTS, { recursive: true });
+      await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    },
+    async close() {
+      await browser.close();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** A hash of a canvas's pixels, to tell whether it changed. */
+export function canvasSignature(page, selector) {
+  return page.$eval(selector, (canvas) => {
+    const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let h = 2166136261;
+    for (let i = 0; i < data.length; i += 4) h = Math.imul(h ^ data[i], 16777619);
+    return `${canvas.width}x${canvas.height}:${h >>> 0}`;
+  });
+}
