@@ -5,16 +5,6 @@ mod common;
 use common::*;
 use rbm_lab::{data, exact, rng, GibbsChains, Trainer};
 
-fn parameters(model: &rbm_lab::Rbm) -> Vec<f32> {
-    model
-        .weights()
-        .iter()
-        .chain(model.visible_bias())
-        .chain(model.hidden_bias())
-        .copied()
-        .collect()
-}
-
 #[test]
 fn the_pinned_scenario_gives_the_pinned_bits() {
     let set = data::bars_and_stripes(PINNED_SIDE).unwrap();

@@ -81,61 +81,42 @@ fn gibbs_from_noise_learns_something() {
 #[test]
 fn every_bad_setting_is_named_with_its_range() {
     let set = data::bars_and_stripes(3).unwrap();
+    let cd_with = |edit: fn(&mut TrainConfig)| {
+        let mut c = config(Algorithm::Cd, 1);
+        edit(&mut c);
+        c
+    };
     let cases: Vec<(TrainConfig, &str)> = vec![
         (
-            TrainConfig {
-                n_hidden: 0,
-                ..config(Algorithm::Cd, 1)
-            },
+            cd_with(|c| c.n_hidden = 0),
             "n_hidden = 0 is not allowed: between 1 and",
         ),
         (
-            TrainConfig {
-                k: 0,
-                ..config(Algorithm::Cd, 1)
-            },
+            cd_with(|c| c.k = 0),
             "k = 0 is not allowed: between 1 and 1000",
         ),
         (
-            TrainConfig {
-                learning_rate: -1.0,
-                ..config(Algorithm::Cd, 1)
-            },
+            cd_with(|c| c.learning_rate = -1.0),
             "learning_rate = -1 is not allowed",
         ),
         (
-            TrainConfig {
-                learning_rate: f32::NAN,
-                ..config(Algorithm::Cd, 1)
-            },
+            cd_with(|c| c.learning_rate = f32::NAN),
             "learning_rate = NaN",
         ),
         (
-            TrainConfig {
-                momentum: 1.0,
-                ..config(Algorithm::Cd, 1)
-            },
+            cd_with(|c| c.momentum = 1.0),
             "momentum = 1 is not allowed: at least 0 and below 1",
         ),
+        (cd_with(|c| c.weight_decay = -0.1), "weight_decay = -0.1"),
         (
-            TrainConfig {
-                weight_decay: -0.1,
-                ..config(Algorithm::Cd, 1)
-            },
-            "weight_decay = -0.1",
-        ),
-        (
-            TrainConfig {
-                batch_size: 15,
-                ..config(Algorithm::Cd, 1)
-            },
+            cd_with(|c| c.batch_size = 15),
             "batch_size = 15 is not allowed: between 1 and 14",
         ),
         (
-            TrainConfig {
-                persistent_chains: 20_000,
-                ..config(Algorithm::Pcd, 1)
-            },
+            cd_with(|c| {
+                c.algorithm = Algorithm::Pcd;
+                c.persistent_chains = 20_000;
+            }),
             "persistent_chains = 20000",
         ),
     ];

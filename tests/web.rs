@@ -29,16 +29,6 @@ fn config_object(config: &rbm_lab::TrainConfig) -> JsValue {
     serde_wasm_bindgen::to_value(config).unwrap()
 }
 
-fn parameters(model: &rbm_lab::Rbm) -> Vec<f32> {
-    model
-        .weights()
-        .iter()
-        .chain(model.visible_bias())
-        .chain(model.hidden_bias())
-        .copied()
-        .collect()
-}
-
 #[wasm_bindgen_test]
 fn pinned_values_equal_the_native_ones() {
     let data = JsDataset::bars_and_stripes(PINNED_SIDE).unwrap();

@@ -95,6 +95,16 @@ pub fn random_rbm(m: usize, n: usize, scale: f64, seed: u64) -> Rbm {
     Rbm::from_parts(m, n, w, b, c).unwrap()
 }
 
+/// Every parameter in file order: weights, visible bias, hidden bias.
+pub fn parameters(model: &Rbm) -> Vec<f32> {
+    let weights = model.weights().iter();
+    weights
+        .chain(model.visible_bias())
+        .chain(model.hidden_bias())
+        .copied()
+        .collect()
+}
+
 /// FNV-1a over the bit patterns of `values`: equal only if every bit is equal.
 pub fn fingerprint(values: &[f32]) -> u64 {
     values
