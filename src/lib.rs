@@ -6,6 +6,7 @@
 //! - [`exact`]: `log Z`, `log p(v)`, `p(v)` and model expectations by enumeration.
 //! - [`data`]: bars-and-stripes, the packed MNIST asset and seeded splits.
 //! - [`modelfile`]: the JSON model file.
+//! - [`monitor`]: learning-curve quantities (pseudo-log-likelihood, free-energy gap).
 //! - [`linalg`], [`mathfn`], [`rng`]: the deterministic numerical kernels under them.
 //! - `wasm` (wasm32 only): the one module that meets JavaScript.
 //!
@@ -18,6 +19,7 @@ pub mod linalg;
 pub mod mathfn;
 pub mod model;
 pub mod modelfile;
+pub mod monitor;
 pub mod rng;
 pub mod train;
 

@@ -16,6 +16,7 @@ use crate::exact;
 use crate::linalg::Matrix;
 use crate::model::{GibbsChains, Rbm};
 use crate::modelfile::{self, ModelFile};
+use crate::monitor;
 use crate::rng::{self, Rng};
 use crate::train::{TrainConfig, Trainer};
 
@@ -233,6 +234,13 @@ impl JsRbm {
 pub struct JsTrainer {
     inner: Trainer,
     image_shape: (usize, usize),
+    /// Draws for the stochastic pseudo-log-likelihood, apart from training's stream.
+    evaluation_rng: Rng,
+}
+
+/// Seeds the evaluation stream from the training seed, so a run's curves repeat too.
+fn evaluation_rng(trainer: &Trainer) -> Rng {
+    rng::seeded(trainer.config().seed ^ 0x9e37_79b9_7f4a_7c15)
 }
 
 #[wasm_bindgen(js_class = Trainer)]
@@ -245,6 +253,7 @@ impl JsTrainer {
         let config = parse_config(config)?;
         let inner = Trainer::new(config, &dataset.inner.images).map_err(js_error)?;
         Ok(JsTrainer {
+            evaluation_rng: evaluation_rng(&inner),
             inner,
             image_shape: dataset.inner.image_shape,
         })
@@ -260,6 +269,7 @@ impl JsTrainer {
         let inner = Trainer::resume(config, model.file.model.clone(), &dataset.inner.images)
             .map_err(js_error)?;
         Ok(JsTrainer {
+            evaluation_rng: evaluation_rng(&inner),
             inner,
             image_shape: dataset.inner.image_shape,
         })
@@ -326,7 +336,85 @@ impl JsTrainer {
     pub fn mean_log_likelihood(&self, dataset: &JsDataset) -> Result<f64, JsError> {
         exact::mean_log_likelihood(self.inner.model(), &dataset.inner.images).map_err(js_error)
     }
+
+    #[wasm_bindgen(getter, js_name = nVisible)]
+    pub fn n_visible(&self) -> usize {
+        self.inner.model().n_visible()
+    }
+
+    #[wasm_bindgen(getter, js_name = nHidden)]
+    pub fn n_hidden(&self) -> usize {
+        self.inner.model().n_hidden()
+    }
+
+    #[wasm_bindgen(js_name = visibleBiasPtr)]
+    pub fn visible_bias_ptr(&self) -> *const f32 {
+        self.inner.model().visible_bias().as_ptr()
+    }
+
+    #[wasm_bindgen(js_name = hiddenBiasPtr)]
+    pub fn hidden_bias_ptr(&self) -> *const f32 {
+        self.inner.model().hidden_bias().as_ptr()
+    }
+
+    /// One point of each learning curve on the training set `train`:
+    /// `{pseudo_log_likelihood, log_likelihood_train, log_likelihood_held_out,
+    /// free_energy_gap, exact_unavailable}` (the held-out ones null).
+    pub fn evaluate(&mut self, train: &JsDataset) -> Result<JsValue, JsError> {
+        self.evaluate_on(train, None)
+    }
+
+    /// As `evaluate`, with a held-out set for its log-likelihood and the free-energy gap.
+    #[wasm_bindgen(js_name = evaluateWithHeldOut)]
+    pub fn evaluate_with_held_out(
+        &mut self,
+        train: &JsDataset,
+        held_out: &JsDataset,
+    ) -> Result<JsValue, JsError> {
+        self.evaluate_on(train, Some(held_out))
+    }
+
+    fn evaluate_on(
+        &mut self,
+        train: &JsDataset,
+        held_out: Option<&JsDataset>,
+    ) -> Result<JsValue, JsError> {
+        let held_out = held_out.map(|h| &h.inner.images);
+        let evaluation = monitor::evaluate(
+            self.inner.model(),
+            &train.inner.images,
+            held_out,
+            &mut self.evaluation_rng,
+        )
+        .map_err(js_error)?;
+        to_js(&evaluation)
+    }
+
+    /// Mean `p(h_j = 1 | v)` of each hidden unit over the first 1,000 rows of `dataset`.
+    #[wasm_bindgen(js_name = hiddenMeanActivation)]
+    pub fn hidden_mean_activation(&self, dataset: &JsDataset) -> Result<Vec<f32>, JsError> {
+        let rows = monitor::first_rows(&dataset.inner.images, monitor::EVALUATION_ROWS);
+        monitor::hidden_mean_activation(self.inner.model(), &rows).map_err(js_error)
+    }
+
+    /// The exact `p_β(v)` of every visible state (bit i of the index is pixel i);
+    /// at most 16 visible units, so the page can afford it every frame.
+    #[wasm_bindgen(js_name = visibleDistribution)]
+    pub fn visible_distribution(&self, beta: f32) -> Result<Vec<f64>, JsError> {
+        let m = self.inner.model().n_visible();
+        if m > MAX_DISTRIBUTION_UNITS {
+            return Err(js_error(RbmError::setting(
+                "visible units for the exact distribution",
+                m,
+                format!("at most {MAX_DISTRIBUTION_UNITS}"),
+            )));
+        }
+        exact::visible_distribution(self.inner.model(), beta).map_err(js_error)
+    }
 }
+
+/// The page shows the exact distribution next to the chains up to 2^16 states.
+const MAX_DISTRIBUTION_UNITS: usize = 16;
 
 /// Settings go through JSON text rather than serde-wasm-bindgen's object reader, which
 /// skips unknown keys: a misspelt setting must be an error, not silently ignored.
@@ -376,6 +464,60 @@ impl JsChains {
         let mut rng = rng::seeded(u64::from(seed));
         let chains = GibbsChains::random(&model, count, &mut rng);
         Ok(JsChains { model, chains, rng })
+    }
+
+    /// `count` chains from uniform noise, sampling the trainer's current model.
+    #[wasm_bindgen(js_name = forTrainer)]
+    pub fn for_trainer(trainer: &JsTrainer, count: usize, seed: u32) -> Result<JsChains, JsError> {
+        let model = JsRbm {
+            file: ModelFile {
+                model: trainer.inner.model().clone(),
+                image_shape: None,
+                training: None,
+            },
+        };
+        JsChains::new(&model, count, seed)
+    }
+
+    /// Restarts every chain from uniform noise.
+    #[wasm_bindgen(js_name = restartFromNoise)]
+    pub fn restart_from_noise(&mut self) {
+        self.chains = GibbsChains::random(&self.model, self.chains.len(), &mut self.rng);
+    }
+
+    /// Restarts every chain from a random row of `data`.
+    #[wasm_bindgen(js_name = restartFromData)]
+    pub fn restart_from_data(&mut self, data: &JsDataset) -> Result<(), JsError> {
+        let (count, m) = (self.chains.len(), self.model.n_visible());
+        let images = &data.inner.images;
+        if images.cols() != m || images.rows() == 0 {
+            return Err(js_error(RbmError::Shape(format!(
+                "chains of {m} visible units cannot start from images of {} pixels",
+                images.cols()
+            ))));
+        }
+        let mut start = Matrix::zeros(count, m);
+        for r in 0..count {
+            let pick = rng::index(&mut self.rng, images.rows());
+            start.row_mut(r).copy_from_slice(images.row(pick));
+        }
+        self.chains = GibbsChains::from_visible(&self.model, start).map_err(js_error)?;
+        Ok(())
+    }
+
+    /// The free energy `F_β(v)` of each chain's visible state under the trainer's model.
+    #[wasm_bindgen(js_name = freeEnergies)]
+    pub fn free_energies(&self, trainer: &JsTrainer, beta: f32) -> Result<Vec<f64>, JsError> {
+        trainer
+            .inner
+            .model()
+            .free_energy(&self.chains.visible, beta)
+            .map_err(js_error)
+    }
+
+    #[wasm_bindgen(getter, js_name = nVisible)]
+    pub fn n_visible(&self) -> usize {
+        self.model.n_visible()
     }
 
     /// Replaces the model the chains sample from, keeping their states.
