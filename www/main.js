@@ -26,7 +26,7 @@ let latest = null; // newest frame, drawn on the next animation frame
 let learned = null; // newest weights, drawn on the next animation frame
 let training = false;
 let chainsPlaying = false;
-let ready = false;
+let errorText = null; // shown until the next command
 let lastChainSteps = 0;
 let lastVisited = 0;
 let currentShape = [1, 1]; // image shape of the model being drawn
@@ -104,6 +104,7 @@ function onSettingChange(id) {
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 
 function send(command, extra = {}) {
+  errorText = null;
   worker.postMessage({ command, ...extra });
 }
 
@@ -124,7 +125,6 @@ function dataPayload() {
 }
 
 function configure() {
-  ready = false;
   setTraining(false);
   setChainsPlaying(false);
   setStatus('Building the model…');
@@ -154,7 +154,8 @@ worker.onmessage = ({ data }) => {
       return;
     case 'error':
       setTraining(false);
-      setStatus(`Error: ${data.message}`);
+      errorText = `Error: ${data.message}`;
+      setStatus(errorText);
       return;
     case 'saved':
       download(data.text);
@@ -172,7 +173,6 @@ worker.onmessage = ({ data }) => {
 function receiveFrame(frame) {
   currentShape = frame.shape;
   if (frame.status === 'ready') {
-    ready = true;
     clearCharts();
     strip.length = 0;
     lastChainSteps = 0;
@@ -199,7 +199,7 @@ const charts = {
   gap: new LineChart($('chart-gap'), [{ label: 'F(held out) − F(training)' }],
     { title: 'Free-energy gap (overfitting monitor)', yLabel: 'nats' }),
   freeEnergy: new LineChart($('chart-free-energy'), [
-    { label: 'mean over chains', width: 2.5, colour: '#222222' },
+    { label: 'mean over chains', width: 2.5 },
     ...Array.from({ length: FREE_ENERGY_CHAINS }, (_, k) => ({ label: `chain ${k + 1}`, width: 1 })),
   ], { title: 'Free energy F(v) of the chains', xLabel: 'chain step', yLabel: 'F(v)' }),
   tv: new LineChart($('chart-tv'), [{ label: 'total-variation distance' }],
@@ -270,7 +270,7 @@ function draw() {
     const tv = frame.distribution?.tv;
     $('chain-status').textContent = `chain step ${frame.chainSteps}` + (typeof tv === 'number'
       ? ` · total-variation distance ${tv.toFixed(3)} over ${frame.distribution.visited.toLocaleString('en')} visited states` : '');
-    $('status').textContent = describe(frame);
+    $('status').textContent = errorText ?? describe(frame);
     const perEpoch = frame.stepsPerEpoch || 1;
     $('epoch-progress').value = (frame.stepsDone % perEpoch) / perEpoch;
     $('run-progress').value = Math.min(1, frame.stepsDone / (perEpoch * frame.epochs));
@@ -293,14 +293,14 @@ function drawLearned(model) {
 
 // ---- buttons, keys, files ----------------------------------------------------------------
 
+// Commands are queued by the worker behind any model still being built, so the
+// buttons work at once, even right after a setting changed.
 function toggleTraining() {
-  if (!ready) return;
   send(training ? 'pause' : 'train');
   setTraining(!training);
 }
 
 function toggleChains() {
-  if (!ready) return;
   send('chains', { play: !chainsPlaying });
   setChainsPlaying(!chainsPlaying);
 }
@@ -313,7 +313,7 @@ function download(text) {
 }
 
 $('train').addEventListener('click', toggleTraining);
-$('step').addEventListener('click', () => { if (ready) { setTraining(false); send('step'); } });
+$('step').addEventListener('click', () => { setTraining(false); send('step'); });
 $('reset').addEventListener('click', configure);
 $('save').addEventListener('click', () => send('save'));
 $('load-model').addEventListener('change', async (event) => {
@@ -324,7 +324,7 @@ $('load-model').addEventListener('change', async (event) => {
   event.target.value = '';
 });
 $('chains-play').addEventListener('click', toggleChains);
-$('chains-step').addEventListener('click', () => { if (ready) { setChainsPlaying(false); send('chainStep'); } });
+$('chains-step').addEventListener('click', () => { setChainsPlaying(false); send('chainStep'); });
 $('chains-restart').addEventListener('click', () => send('restartChains'));
 
 document.addEventListener('keydown', (event) => {

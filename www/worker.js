@@ -22,7 +22,8 @@ let mnistBytes = null;
 let modelVersion = 0;
 let evaluatedVersion = -1;
 let learnedVersion = -1;
-// Chain statistics, reset whenever the model, β or the chains change.
+// Chain steps since the chains (re)started; the visit counts below restart whenever
+// the model, β or the chains change, since they estimate one fixed distribution.
 let chainSteps = 0;
 let visits = null;
 let visitTotal = 0;
@@ -67,6 +68,7 @@ function install(settings, data, trainer) {
   training = false;
   chainsPlaying = false;
   modelVersion += 1;
+  chainSteps = 0;
   resetChainStatistics();
   postFrame('ready', null, { evaluate: true, learned: true });
 }
@@ -109,7 +111,6 @@ async function configure(message) {
 }
 
 function resetChainStatistics() {
-  chainSteps = 0;
   visitTotal = 0;
   visits = lab && lab.m <= MAX_EXACT_VISIBLE ? new Float64Array(2 ** lab.m) : null;
 }
@@ -300,6 +301,7 @@ const handlers = {
     if (!lab) return;
     if (lab.settings.chain_start === 'data') lab.chains.restartFromData(lab.train);
     else lab.chains.restartFromNoise();
+    chainSteps = 0;
     resetChainStatistics();
     postFrame(training ? 'training' : 'paused', null);
   },

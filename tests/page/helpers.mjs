@@ -58,3 +58,19 @@ export function canvasSignature(page, selector) {
     return `${canvas.width}x${canvas.height}:${h >>> 0}`;
   });
 }
+
+/** Waits until the status line starts with one of `prefixes`. */
+export function waitForStatus(page, prefixes, timeout = 30000) {
+  return page.waitForFunction(
+    (wanted) => wanted.some((p) => document.getElementById('status').textContent.startsWith(p)),
+    prefixes,
+    { timeout },
+  );
+}
+
+/** The number in the status line after `word` ("step 12" -> 12). */
+export async function statusNumber(page, word) {
+  const text = await page.textContent('#status');
+  const match = new RegExp(`${word} ([\\d.]+)`).exec(text);
+  return match ? Number(match[1]) : NaN;
+}
