@@ -14,9 +14,19 @@ export class LineChart {
   constructor(element, series, { title, xLabel = 'step', yLabel = '', height = 180 } = {}) {
     this.element = element;
     this.series = series;
+    this.options = { title, xLabel, yLabel, height };
     this.columns = [[], ...series.map(() => [])];
+    this.build();
+    new ResizeObserver(() => this.plot.setSize({ width: this.width(), height })).observe(element);
+    // Colours are read from the page's theme: rebuild when the colour scheme changes.
+    matchMedia('(prefers-color-scheme: dark)').addEventListener('change', () => this.build());
+  }
+
+  build() {
+    const { title, xLabel, yLabel, height } = this.options;
     const axis = { stroke: cssVar('--fg', '#222'), grid: { stroke: cssVar('--line', '#ddd'), width: 1 },
       ticks: { stroke: cssVar('--line', '#ddd') } };
+    this.plot?.destroy();
     this.plot = new uPlot(
       {
         title,
@@ -28,7 +38,7 @@ export class LineChart {
         axes: [{ ...axis, label: xLabel }, { ...axis, label: yLabel, size: 60 }],
         series: [
           { label: xLabel },
-          ...series.map((s, k) => ({
+          ...this.series.map((s, k) => ({
             label: s.label,
             stroke: s.colour ?? PALETTE[k % PALETTE.length],
             width: s.width ?? 1.5,
@@ -38,9 +48,8 @@ export class LineChart {
         ],
       },
       this.columns,
-      element,
+      this.element,
     );
-    new ResizeObserver(() => this.plot.setSize({ width: this.width(), height })).observe(element);
   }
 
   width() {
