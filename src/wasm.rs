@@ -73,7 +73,7 @@ impl JsDataset {
     /// Rows of 0/1 pixels (`count * rows * cols` values, each 0 or 1).
     #[wasm_bindgen(js_name = fromPixels)]
     pub fn from_pixels(pixels: &[f32], rows: usize, cols: usize) -> Result<JsDataset, JsError> {
-        let pixels_per_image = rows * cols;
+        let pixels_per_image = rows.checked_mul(cols).unwrap_or(0);
         if pixels_per_image == 0 || pixels.is_empty() || pixels.len() % pixels_per_image != 0 {
             return Err(js_error(RbmError::Data(format!(
                 "{} pixel values do not make whole {rows} x {cols} images",

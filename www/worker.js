@@ -11,6 +11,13 @@ const LEARNED_EVERY_MS = 400;
 const MAX_EXACT_VISIBLE = 16;
 /** Most probable states drawn in the distribution chart. */
 const TOP_STATES = 24;
+/**
+ * Settings whose single update would take longer than this are refused: the worker
+ * could not answer a pause until the update ends. Estimated at a conservative 10 GFLOP/s
+ * (this engine measured about 18 in Chromium; see README, Benchmarks).
+ */
+const MAX_UPDATE_SECONDS = 2;
+const FLOPS_PER_SECOND = 1e10;
 
 let wasm = null;
 let lab = null; // {settings, train, heldOut, trainer, chains, shape, m}
@@ -84,6 +91,7 @@ function runFinished() {
 
 /** New training settings for the same model: the weights carry on, the optimiser restarts. */
 function retune(settings) {
+  checkUpdateCost({ ...settings.training, n_hidden: lab.trainer.nHidden }, lab.m);
   const rbm = lab.trainer.model();
   let trainer;
   try {
@@ -99,8 +107,38 @@ function retune(settings) {
   postFrame(training ? 'training' : 'paused', null);
 }
 
+/** Refuses settings whose one update would block the worker for seconds. */
+function checkUpdateCost(training, nVisible) {
+  const { n_hidden: n, algorithm, k, batch_size: batch } = training;
+  const chains = algorithm === 'pcd' ? training.persistent_chains || batch : batch;
+  let flops;
+  if (algorithm === 'exact') {
+    const [small, large] = nVisible <= n ? [nVisible, n] : [n, nVisible];
+    // Two passes over 2^small states, each a softplus or sigmoid per unit of the other
+    // layer (about 30 flops each: log Z alone at 784 x 20 took 2.5 s), plus the
+    // accumulation over the set bits.
+    flops = 2 ** small * large * (64 + small) + 8 * batch * nVisible * n;
+  } else {
+    // Each Gibbs step is two products of chains x m x n multiply-adds.
+    flops = 4 * chains * k * nVisible * n + 8 * batch * nVisible * n;
+  }
+  const seconds = flops / FLOPS_PER_SECOND;
+  if (seconds > MAX_UPDATE_SECONDS) {
+    throw new Error(`one update with these settings would take about ${seconds.toFixed(0)} s and leave the lab unresponsive; `
+      + (algorithm === 'exact' ? 'use fewer hidden units (enumeration doubles with each) or a sampling algorithm'
+        : 'lower k, the batch size, the persistent chains or the hidden units'));
+  }
+}
+
 async function configure(message) {
   const data = await loadData(message);
+  try {
+    checkUpdateCost(message.settings.training, data.train.rows * data.train.cols);
+  } catch (error) {
+    data.train.free();
+    data.heldOut?.free();
+    throw error;
+  }
   try {
     install(message.settings, data, new Trainer(message.settings.training, data.train));
   } catch (error) {

@@ -224,3 +224,23 @@ test('your own CSV rows or PNG images become the training set', async () => {
     await page.waitForFunction(() => /step 1 /.test(document.getElementById('status').textContent));
   });
 });
+
+test('settings that would freeze the worker are refused with what to change', async () => {
+  await withLab({}, async (lab) => {
+    const { page } = lab;
+    await setValue(page, 'n_hidden', '20');
+    await waitForStatus(page, ['Ready']);
+    await page.selectOption('#algorithm', 'exact');
+    await waitForStatus(page, ['Error']);
+    assert.match(await page.textContent('#status'), /one update with these settings would take about \d+ s.*fewer hidden units/);
+    await page.selectOption('#algorithm', 'cd');
+    await setValue(page, 'n_hidden', '100');
+    await waitForStatus(page, ['Ready']);
+    await setValue(page, 'k', '1000');
+    await waitForStatus(page, ['Error']);
+    assert.match(await page.textContent('#status'), /lower k, the batch size/);
+    await setValue(page, 'k', '1');
+    await page.click('#step');
+    await page.waitForFunction(() => /step 1 /.test(document.getElementById('status').textContent));
+  });
+});
