@@ -77,7 +77,6 @@ function install(settings, data, trainer) {
   modelVersion += 1;
   chainSteps = 0;
   resetChainStatistics();
-  postFrame('ready', null, { evaluate: true, learned: true });
 }
 
 /** Updates done in this run, across changes of training settings. */
@@ -130,22 +129,30 @@ function checkUpdateCost(training, nVisible) {
   }
 }
 
+/**
+ * Builds a trainer with `makeTrainer` and makes it the lab's. On any failure everything
+ * half-built is freed and the previous model stays in place.
+ */
+function installOrFree(settings, data, makeTrainer) {
+  let trainer = null;
+  try {
+    trainer = makeTrainer();
+    install(settings, data, trainer);
+  } catch (error) {
+    trainer?.free();
+    data.train.free();
+    data.heldOut?.free();
+    throw error;
+  }
+  postFrame('ready', null, { evaluate: true, learned: true });
+}
+
 async function configure(message) {
   const data = await loadData(message);
-  try {
+  installOrFree(message.settings, data, () => {
     checkUpdateCost(message.settings.training, data.train.rows * data.train.cols);
-  } catch (error) {
-    data.train.free();
-    data.heldOut?.free();
-    throw error;
-  }
-  try {
-    install(message.settings, data, new Trainer(message.settings.training, data.train));
-  } catch (error) {
-    data.train.free();
-    data.heldOut?.free();
-    throw error;
-  }
+    return new Trainer(message.settings.training, data.train);
+  });
 }
 
 function resetChainStatistics() {
@@ -365,21 +372,14 @@ const handlers = {
     const rbm = Rbm.fromJson(text);
     try {
       const data = await loadData({ settings, pixels, shape });
-      const pixelsPerImage = data.train.rows * data.train.cols;
-      if (rbm.nVisible !== pixelsPerImage) {
-        data.train.free();
-        data.heldOut?.free();
-        throw new Error(`this model has ${rbm.nVisible} visible units but the chosen data has ${pixelsPerImage} pixels per image: pick the data it was trained on, then load it again`);
-      }
-      let trainer;
-      try {
-        trainer = Trainer.resume(settings.training, rbm, data.train);
-      } catch (error) {
-        data.train.free();
-        data.heldOut?.free();
-        throw error;
-      }
-      install({ ...settings, n_hidden: rbm.nHidden }, data, trainer);
+      installOrFree({ ...settings, n_hidden: rbm.nHidden }, data, () => {
+        const pixelsPerImage = data.train.rows * data.train.cols;
+        if (rbm.nVisible !== pixelsPerImage) {
+          throw new Error(`this model has ${rbm.nVisible} visible units but the chosen data has ${pixelsPerImage} pixels per image: pick the data it was trained on, then load it again`);
+        }
+        checkUpdateCost({ ...settings.training, n_hidden: rbm.nHidden }, pixelsPerImage);
+        return Trainer.resume(settings.training, rbm, data.train);
+      });
       postMessage({ status: 'loaded-model', nHidden: rbm.nHidden });
     } finally {
       rbm.free();
