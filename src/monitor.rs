@@ -24,20 +24,49 @@ pub const EVALUATION_ROWS: usize = 1000;
 /// (about 50 ms in the browser), so evaluation never stalls training.
 pub const EXACT_BUDGET: f64 = (1u64 << 24) as f64;
 
-/// `log p(v_i | v_{-i})` for the given unit of one example whose hidden input is `x`.
-fn log_conditional(rbm: &Rbm, visible: &[f32], x: &[f32], unit: usize, flipped: &mut [f32]) -> f64 {
-    let n = rbm.n_hidden();
-    let sign = 1.0 - 2.0 * visible[unit];
-    let row = &rbm.weights()[unit * n..(unit + 1) * n];
-    for ((f, &xj), &w) in flipped.iter_mut().zip(x).zip(row) {
-        *f = xj + sign * w;
+/// The pseudo-log-likelihood terms of one data set: each row's hidden input `x` and
+/// `Σ_j softplus(x_j)` are computed once, then each flipped unit costs one more sum.
+struct FlipTerms<'a> {
+    rbm: &'a Rbm,
+    data: &'a Matrix,
+    x: Matrix,
+    zero: Vec<f32>,
+    flipped: Vec<f32>,
+}
+
+impl<'a> FlipTerms<'a> {
+    fn new(rbm: &'a Rbm, data: &'a Matrix) -> Result<Self> {
+        check_rows(data, rbm)?;
+        let mut x = Matrix::zeros(data.rows(), rbm.n_hidden());
+        rbm.hidden_input(data, &mut x);
+        Ok(FlipTerms {
+            rbm,
+            data,
+            x,
+            zero: vec![0.0; rbm.n_hidden()],
+            flipped: vec![0.0; rbm.n_hidden()],
+        })
     }
-    let zero = vec![0.0f32; n];
-    let difference = f64::from(sign * rbm.visible_bias()[unit])
-        + mathfn::softplus_sum(flipped, &zero, 1.0)
-        - mathfn::softplus_sum(x, &zero, 1.0);
-    // log σ(-d) = -softplus(d), in f64.
-    -(difference.max(0.0) + libm::log1p(libm::exp(-difference.abs())))
+
+    /// `Σ_j softplus(x_j)` of row `r`, shared by all of that row's terms.
+    fn base(&self, r: usize) -> f64 {
+        mathfn::softplus_sum(self.x.row(r), &self.zero, 1.0)
+    }
+
+    /// `log p(v_i | v_{-i})` for unit `unit` of row `r`, given the row's `base`.
+    fn log_conditional(&mut self, r: usize, base: f64, unit: usize) -> f64 {
+        let n = self.rbm.n_hidden();
+        let sign = 1.0 - 2.0 * self.data.row(r)[unit];
+        let row = &self.rbm.weights()[unit * n..(unit + 1) * n];
+        for ((f, &xj), &w) in self.flipped.iter_mut().zip(self.x.row(r)).zip(row) {
+            *f = xj + sign * w;
+        }
+        let difference = f64::from(sign * self.rbm.visible_bias()[unit])
+            + mathfn::softplus_sum(&self.flipped, &self.zero, 1.0)
+            - base;
+        // log σ(-d) = -softplus(d), in f64.
+        -(difference.max(0.0) + libm::log1p(libm::exp(-difference.abs())))
+    }
 }
 
 fn check_rows(data: &Matrix, rbm: &Rbm) -> Result<()> {
@@ -56,14 +85,12 @@ fn check_rows(data: &Matrix, rbm: &Rbm) -> Result<()> {
 
 /// Mean over rows of the exact pseudo-log-likelihood (every unit's term).
 pub fn pseudo_log_likelihood_exact(rbm: &Rbm, data: &Matrix) -> Result<f64> {
-    check_rows(data, rbm)?;
-    let mut x = Matrix::zeros(data.rows(), rbm.n_hidden());
-    rbm.hidden_input(data, &mut x);
-    let mut flipped = vec![0.0f32; rbm.n_hidden()];
+    let mut terms = FlipTerms::new(rbm, data)?;
     let mut total = 0.0;
     for r in 0..data.rows() {
+        let base = terms.base(r);
         for unit in 0..rbm.n_visible() {
-            total += log_conditional(rbm, data.row(r), x.row(r), unit, &mut flipped);
+            total += terms.log_conditional(r, base, unit);
         }
     }
     Ok(total / data.rows() as f64)
@@ -71,15 +98,13 @@ pub fn pseudo_log_likelihood_exact(rbm: &Rbm, data: &Matrix) -> Result<f64> {
 
 /// Unbiased estimate of [`pseudo_log_likelihood_exact`]: one random unit per row, times m.
 pub fn pseudo_log_likelihood(rbm: &Rbm, data: &Matrix, rng: &mut Rng) -> Result<f64> {
-    check_rows(data, rbm)?;
-    let mut x = Matrix::zeros(data.rows(), rbm.n_hidden());
-    rbm.hidden_input(data, &mut x);
-    let mut flipped = vec![0.0f32; rbm.n_hidden()];
+    let mut terms = FlipTerms::new(rbm, data)?;
     let m = rbm.n_visible();
     let total: f64 = (0..data.rows())
         .map(|r| {
             let unit = rng::index(rng, m);
-            m as f64 * log_conditional(rbm, data.row(r), x.row(r), unit, &mut flipped)
+            let base = terms.base(r);
+            m as f64 * terms.log_conditional(r, base, unit)
         })
         .sum();
     Ok(total / data.rows() as f64)
