@@ -352,8 +352,7 @@ impl GibbsChains {
 
     /// Half step: `hidden_prob <- p_β(h | visible)`, `hidden ~ hidden_prob`.
     pub fn sample_hidden(&mut self, rbm: &Rbm, beta: f32, rng: &mut Rng) {
-        rbm.hidden_input(&self.visible, &mut self.hidden_prob);
-        squash_in_place(self.hidden_prob.as_mut_slice(), beta);
+        self.refresh_hidden_prob(rbm, beta);
         rng::sample_bernoulli(rng, self.hidden_prob.as_slice(), self.hidden.as_mut_slice());
     }
 

@@ -448,11 +448,8 @@ pub struct JsChains {
     rng: Rng,
 }
 
-#[wasm_bindgen(js_class = Chains)]
 impl JsChains {
-    /// `count` chains (1 to 10,000) of `model` from uniform noise, with their own seed.
-    #[wasm_bindgen(constructor)]
-    pub fn new(model: &JsRbm, count: usize, seed: u32) -> Result<JsChains, JsError> {
+    fn with_model(model: Rbm, count: usize, seed: u32) -> Result<JsChains, JsError> {
         if !(1..=crate::train::MAX_CHAINS).contains(&count) {
             return Err(js_error(RbmError::setting(
                 "chain count",
@@ -460,23 +457,36 @@ impl JsChains {
                 format!("between 1 and {}", crate::train::MAX_CHAINS),
             )));
         }
-        let model = model.file.model.clone();
         let mut rng = rng::seeded(u64::from(seed));
         let chains = GibbsChains::random(&model, count, &mut rng);
         Ok(JsChains { model, chains, rng })
     }
 
+    /// The chains' states only make sense under a model with the same layer sizes.
+    fn check_sizes(&self, model: &Rbm, what: &str) -> Result<(), JsError> {
+        if model.n_visible() == self.model.n_visible() && model.n_hidden() == self.model.n_hidden()
+        {
+            Ok(())
+        } else {
+            Err(js_error(RbmError::Shape(format!(
+                "{what} has other layer sizes than the chains"
+            ))))
+        }
+    }
+}
+
+#[wasm_bindgen(js_class = Chains)]
+impl JsChains {
+    /// `count` chains (1 to 10,000) of `model` from uniform noise, with their own seed.
+    #[wasm_bindgen(constructor)]
+    pub fn new(model: &JsRbm, count: usize, seed: u32) -> Result<JsChains, JsError> {
+        JsChains::with_model(model.file.model.clone(), count, seed)
+    }
+
     /// `count` chains from uniform noise, sampling the trainer's current model.
     #[wasm_bindgen(js_name = forTrainer)]
     pub fn for_trainer(trainer: &JsTrainer, count: usize, seed: u32) -> Result<JsChains, JsError> {
-        let model = JsRbm {
-            file: ModelFile {
-                model: trainer.inner.model().clone(),
-                image_shape: None,
-                training: None,
-            },
-        };
-        JsChains::new(&model, count, seed)
+        JsChains::with_model(trainer.inner.model().clone(), count, seed)
     }
 
     /// Restarts every chain from uniform noise.
@@ -523,13 +533,7 @@ impl JsChains {
     /// Replaces the model the chains sample from, keeping their states.
     #[wasm_bindgen(js_name = setModel)]
     pub fn set_model(&mut self, model: &JsRbm) -> Result<(), JsError> {
-        if model.file.model.n_visible() != self.model.n_visible()
-            || model.file.model.n_hidden() != self.model.n_hidden()
-        {
-            return Err(js_error(RbmError::Shape(
-                "the new model has other layer sizes than the chains".into(),
-            )));
-        }
+        self.check_sizes(&model.file.model, "the new model")?;
         self.model = model.file.model.clone();
         Ok(())
     }
@@ -547,12 +551,7 @@ impl JsChains {
     #[wasm_bindgen(js_name = stepWith)]
     pub fn step_with(&mut self, trainer: &JsTrainer, steps: u32, beta: f32) -> Result<(), JsError> {
         let model = trainer.inner.model();
-        if model.n_visible() != self.model.n_visible() || model.n_hidden() != self.model.n_hidden()
-        {
-            return Err(js_error(RbmError::Shape(
-                "the trainer's model has other layer sizes than the chains".into(),
-            )));
-        }
+        self.check_sizes(model, "the trainer's model")?;
         check_beta(beta)?;
         self.chains.run(model, steps as usize, beta, &mut self.rng);
         Ok(())
