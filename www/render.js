@@ -88,17 +88,9 @@ export function drawFilters(canvas, weights, m, n, rows, cols, limit = 100) {
   canvas.getContext('2d').putImageData(image, 0, 0);
 }
 
-/** One image in the diverging map, scaled to its largest magnitude. */
+/** One image in the diverging map, scaled to its largest magnitude: a single filter. */
 export function drawSignedImage(canvas, values, rows, cols) {
-  gridLayout(canvas, 1, rows, cols);
-  const image = new ImageData(canvas.width, canvas.height);
-  fillBackground(image);
-  const scale = values.reduce((s, v) => Math.max(s, Math.abs(v)), 0);
-  for (let i = 0; i < values.length; i++) {
-    const at = ((GAP + Math.floor(i / cols)) * canvas.width + GAP + (i % cols)) * 4;
-    diverging(scale > 0 ? values[i] / scale : 0, image.data, at);
-  }
-  canvas.getContext('2d').putImageData(image, 0, 0);
+  drawFilters(canvas, values, values.length, 1, rows, cols);
 }
 
 /**
