@@ -3,6 +3,7 @@
 use crate::error::{RbmError, Result};
 use crate::linalg::Matrix;
 use crate::rng;
+use crate::size;
 
 /// A set of binary images, one per row of `images` (values 0.0 or 1.0), each
 /// `image_shape.0` rows by `image_shape.1` columns, read row by row.
@@ -13,20 +14,13 @@ pub struct Dataset {
     pub image_shape: (usize, usize),
 }
 
-/// Largest side for bars-and-stripes: 2^(side+1) - 2 patterns of side² pixels.
-pub const MAX_BARS_AND_STRIPES_SIDE: usize = 12;
+pub use crate::limits::MAX_BARS_AND_STRIPES_SIDE;
 
 /// Every distinct side x side bars-and-stripes image: each subset of rows switched
 /// on (stripes), then each subset of columns (bars). The all-off and all-on images
 /// arise both ways and are kept once, giving 2^(side+1) - 2 images.
 pub fn bars_and_stripes(side: usize) -> Result<Dataset> {
-    if !(1..=MAX_BARS_AND_STRIPES_SIDE).contains(&side) {
-        return Err(RbmError::setting(
-            "side",
-            side,
-            format!("between 1 and {MAX_BARS_AND_STRIPES_SIDE}"),
-        ));
-    }
+    crate::limits::check_engine("side", side as f64)?;
     let pixels = side * side;
     let mut data = Vec::new();
     let mut count = 0;
@@ -79,30 +73,167 @@ pub fn parse_packed(bytes: &[u8]) -> Result<Dataset> {
         1 => true,
         other => return Err(bad(format!("labels flag is {other}, expected 0 or 1"))),
     };
-    let pixels = rows * cols;
-    if count == 0 || pixels == 0 {
-        return Err(bad(format!("it holds {count} images of {rows} x {cols}")));
+    if count == 0 || rows == 0 || cols == 0 {
+        return Err(bad(format!(
+            "it holds {count} {} of {rows} x {cols}",
+            plural(count, "image", "images")
+        )));
     }
+    let too_large = || {
+        bad(format!(
+            "{count} {} of {rows} x {cols} is more than this engine can hold",
+            plural(count, "image", "images")
+        ))
+    };
+    let pixels = size::product(&[rows as u64, cols as u64])
+        .filter(|&p| p <= crate::limits::MAX_UNITS)
+        .ok_or_else(too_large)?;
+    let values = size::product(&[count as u64, pixels as u64])
+        .filter(|&v| v <= MAX_DATASET_VALUES)
+        .ok_or_else(too_large)?;
     let bytes_per_image = pixels.div_ceil(8);
     let labels_len = if has_labels { count } else { 0 };
-    let expected = PACKED_HEADER + labels_len + count * bytes_per_image;
+    let expected = size::product(&[count as u64, bytes_per_image as u64])
+        .and_then(|body| size::sum(&[PACKED_HEADER as u64, labels_len as u64, body as u64]))
+        .ok_or_else(too_large)?;
     if bytes.len() != expected {
         return Err(bad(format!(
-            "{} bytes, expected {expected} for {count} images of {rows} x {cols}",
-            bytes.len()
+            "{} bytes, expected {expected} for {count} {} of {rows} x {cols}",
+            bytes.len(),
+            plural(count, "image", "images")
         )));
     }
     let labels = has_labels.then(|| bytes[PACKED_HEADER..PACKED_HEADER + count].to_vec());
     let body = &bytes[PACKED_HEADER + labels_len..];
-    let mut data = Vec::with_capacity(count * pixels);
+    let mut data = Vec::with_capacity(values);
     for image in body.chunks_exact(bytes_per_image) {
         data.extend((0..pixels).map(|p| f32::from((image[p / 8] >> (7 - p % 8)) & 1)));
     }
+    let images = Matrix::from_vec(count, pixels, data).ok_or_else(too_large)?;
     Ok(Dataset {
-        images: Matrix::from_vec(count, pixels, data).expect("sizes agree"),
+        images,
         labels,
         image_shape: (rows, cols),
     })
+}
+
+/// The word for `count` things: `one` for 1, else `many`.
+pub fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 {
+        one
+    } else {
+        many
+    }
+}
+
+/// Most pixel values a data set may hold (256 MiB as f32; MNIST's 10,000 digits are 7.8 million).
+pub const MAX_DATASET_VALUES: usize = 1 << 26;
+
+/// Images of `rows x cols` pixels from a flat list of 0/1 values (`count * rows * cols`
+/// of them, image by image, each row by row).
+pub fn from_pixels(pixels: &[f32], rows: u64, cols: u64) -> Result<Dataset> {
+    let per_image = size::product(&[rows, cols])
+        .filter(|&p| p > 0)
+        .ok_or_else(|| {
+            RbmError::Data(format!("images of {rows} x {cols} pixels are not allowed"))
+        })?;
+    if pixels.len() > MAX_DATASET_VALUES {
+        return Err(RbmError::Data(format!(
+            "{} pixel values are more than the {MAX_DATASET_VALUES} a data set may hold",
+            pixels.len()
+        )));
+    }
+    if pixels.is_empty() || pixels.len() % per_image != 0 {
+        return Err(RbmError::Data(format!(
+            "{} pixel values do not make whole {rows} x {cols} images",
+            pixels.len()
+        )));
+    }
+    if let Some(i) = pixels.iter().position(|&p| p != 0.0 && p != 1.0) {
+        return Err(RbmError::Data(format!(
+            "pixel {i} is {}, expected 0 or 1",
+            pixels[i]
+        )));
+    }
+    let images = Matrix::from_vec(pixels.len() / per_image, per_image, pixels.to_vec())
+        .ok_or_else(|| RbmError::Data("pixel count mismatch".into()))?;
+    Ok(Dataset {
+        images,
+        labels: None,
+        image_shape: (rows as usize, cols as usize),
+    })
+}
+
+/// Most rows a CSV file may hold (images, one per line).
+pub const MAX_CSV_ROWS: usize = 100_000;
+
+/// A CSV (or whitespace- or semicolon-separated) text of 0/1 rows, one image of
+/// `rows x cols` pixels per line, read row by row. Blank lines and lines starting with
+/// `#` are skipped. The first problem is named with its line and value number.
+pub fn parse_csv(text: &str, rows: u64, cols: u64) -> Result<Dataset> {
+    let bad = |message: String| RbmError::Data(format!("CSV: {message}"));
+    let per_image = size::product(&[rows, cols])
+        .filter(|&p| p > 0 && p <= crate::limits::MAX_UNITS)
+        .ok_or_else(|| {
+            bad(format!(
+                "images of {rows} x {cols} pixels are not allowed (at most {} pixels)",
+                crate::limits::MAX_UNITS
+            ))
+        })?;
+    let mut pixels: Vec<f32> = Vec::new();
+    let mut images = 0usize;
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if images == MAX_CSV_ROWS {
+            return Err(bad(format!("more than {MAX_CSV_ROWS} images; use fewer")));
+        }
+        let start = pixels.len();
+        for (k, cell) in line
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .filter(|c| !c.is_empty())
+            .enumerate()
+        {
+            if pixels.len() == MAX_DATASET_VALUES {
+                return Err(bad(format!(
+                    "more than {MAX_DATASET_VALUES} pixel values; use fewer or smaller images"
+                )));
+            }
+            if k == per_image {
+                return Err(bad(format!(
+                    "line {} has more than {per_image} values; a {rows} x {cols} image needs {per_image}",
+                    number + 1
+                )));
+            }
+            pixels.push(match cell {
+                "0" => 0.0,
+                "1" => 1.0,
+                other => {
+                    let shown: String = other.chars().take(20).collect();
+                    return Err(bad(format!(
+                        "line {}, value {} is \"{shown}\"; only 0 and 1 are allowed",
+                        number + 1,
+                        k + 1
+                    )));
+                }
+            });
+        }
+        let got = pixels.len() - start;
+        if got != per_image {
+            return Err(bad(format!(
+                "line {} has {got} {}; a {rows} x {cols} image needs {per_image}",
+                number + 1,
+                plural(got, "value", "values")
+            )));
+        }
+        images += 1;
+    }
+    if images == 0 {
+        return Err(bad("the file has no rows of pixels".into()));
+    }
+    from_pixels(&pixels, rows, cols)
 }
 
 /// Writes the packed format read by [`parse_packed`]; pixels are on when >= 0.5.

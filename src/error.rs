@@ -18,6 +18,8 @@ pub enum RbmError {
     Data(String),
     /// A model file that cannot be loaded.
     ModelFile(String),
+    /// A saved run (an autosave) that cannot be restored.
+    Snapshot(String),
     /// A training step produced non-finite or exploding parameters; the model was not changed.
     Diverged { step: u64 },
 }
@@ -61,6 +63,7 @@ impl fmt::Display for RbmError {
             RbmError::Shape(message) => write!(f, "shape mismatch: {message}"),
             RbmError::Data(message) => write!(f, "data: {message}"),
             RbmError::ModelFile(message) => write!(f, "model file: {message}"),
+            RbmError::Snapshot(message) => write!(f, "saved run: {message}"),
             RbmError::Diverged { step } => write!(
                 f,
                 "training diverged at step {step} (parameters became non-finite or exploded); \

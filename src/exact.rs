@@ -67,12 +67,27 @@ impl<'a> Enumeration<'a> {
 
     /// Calls `visit(state, log_weight, input)` for all 2^units states, where bit a of
     /// `state` is unit a and `input[b] = (sᵀK)_b` (without the other layer's bias).
-    fn for_each_state(&self, beta: f32, mut visit: impl FnMut(u32, f64, &[f32])) {
+    fn for_each_state(&self, beta: f32, visit: impl FnMut(u32, f64, &[f32])) {
+        self.for_each_state_in(beta, 0..(1u32 << self.units), visit);
+    }
+
+    /// As [`Enumeration::for_each_state`], for the states at Gray-code positions
+    /// `positions` only. A range that starts at a multiple of [`RESYNC_EVERY`] visits
+    /// its states with the very bits the whole walk gives them, since the walk itself
+    /// recomputes from scratch there.
+    fn for_each_state_in(
+        &self,
+        beta: f32,
+        positions: core::ops::Range<u32>,
+        mut visit: impl FnMut(u32, f64, &[f32]),
+    ) {
         let mut input = vec![0.0f32; self.other];
-        let mut bias_term = 0.0f64;
-        let mut state = 0u32;
-        for g in 0..(1u32 << self.units) {
-            if g > 0 {
+        let first = positions.start;
+        // The Gray code of position g is g ^ (g >> 1).
+        let mut state = first ^ (first >> 1);
+        let mut bias_term = self.resync(state, &mut input);
+        for g in positions {
+            if g > first {
                 let unit = g.trailing_zeros() as usize;
                 state ^= 1 << unit;
                 if g % RESYNC_EVERY == 0 {
@@ -204,6 +219,64 @@ pub fn visible_distribution(rbm: &Rbm, beta: f32) -> Result<Vec<f64>> {
         .into_iter()
         .map(|lw| libm::exp(lw - log_z))
         .collect())
+}
+
+/// The exact `p_β(v)` of every visible state, computed a slice of states at a time
+/// (see [`visible_distribution`], which it equals to the bit). The model is a snapshot.
+pub struct VisibleDistributionJob {
+    model: Rbm,
+    beta: f32,
+    log_weights: Vec<f64>,
+    next: u32,
+    sum: LogSumExp,
+}
+
+impl VisibleDistributionJob {
+    /// Needs `n_visible <= 20` and a β checked by the caller.
+    pub fn new(model: Rbm, beta: f32) -> Result<Self> {
+        check_enumerable(&model, model.n_visible())?;
+        Ok(VisibleDistributionJob {
+            log_weights: vec![0.0; 1 << model.n_visible()],
+            model,
+            beta,
+            next: 0,
+            sum: LogSumExp::default(),
+        })
+    }
+
+    /// Enumerates about `flop_budget` operations' worth of states (whole blocks of
+    /// [`RESYNC_EVERY`], at least one) and returns whether every state is done.
+    pub fn advance(&mut self, flop_budget: f64) -> bool {
+        let e = Enumeration::visible(&self.model);
+        let total = 1u32 << e.units;
+        let block_cost = crate::cost::enumeration(0, e.other) * f64::from(RESYNC_EVERY);
+        let blocks = (flop_budget / block_cost)
+            .floor()
+            .clamp(1.0, f64::from(u32::MAX)) as u64;
+        let end =
+            (u64::from(self.next) + blocks * u64::from(RESYNC_EVERY)).min(u64::from(total)) as u32;
+        let (log_weights, sum) = (&mut self.log_weights, &mut self.sum);
+        e.for_each_state_in(self.beta, self.next..end, |state, log_weight, _| {
+            log_weights[state as usize] = log_weight;
+            sum.add(log_weight);
+        });
+        self.next = end;
+        self.next == total
+    }
+
+    /// p(v) for every state (bit i of the index is pixel i), once [`Self::advance`] is done.
+    pub fn result(&self) -> Option<Vec<f64>> {
+        if self.next != 1u32 << self.model.n_visible() {
+            return None;
+        }
+        let log_z = self.sum.value();
+        Some(
+            self.log_weights
+                .iter()
+                .map(|&lw| libm::exp(lw - log_z))
+                .collect(),
+        )
+    }
 }
 
 /// Expectations under the model `p_β(v, h)`: the negative phase of the exact gradient.

@@ -5,22 +5,28 @@
 //! - [`train`]: minibatch learning with exact, Gibbs, CD-k and PCD-k negative phases.
 //! - [`exact`]: `log Z`, `log p(v)`, `p(v)` and model expectations by enumeration.
 //! - [`data`]: bars-and-stripes, the packed MNIST asset and seeded splits.
-//! - [`modelfile`]: the JSON model file.
+//! - [`modelfile`]: the JSON model file; [`snapshot`]: the binary autosave of a run.
+//! - [`limits`]: every setting's range, for the engine and for the page;
+//!   [`size`]: checked arithmetic for sizes from outside; [`cost`]: work estimates.
 //! - [`monitor`]: learning-curve quantities (pseudo-log-likelihood, free-energy gap).
 //! - [`linalg`], [`mathfn`], [`rng`]: the deterministic numerical kernels under them.
 //! - `wasm` (wasm32 only): the one module that meets JavaScript.
 //!
 //! The core never touches the browser; everything but `wasm` runs under `cargo test`.
 
+pub mod cost;
 pub mod data;
 pub mod error;
 pub mod exact;
+pub mod limits;
 pub mod linalg;
 pub mod mathfn;
 pub mod model;
 pub mod modelfile;
 pub mod monitor;
 pub mod rng;
+pub mod size;
+pub mod snapshot;
 pub mod train;
 
 #[cfg(target_arch = "wasm32")]

@@ -18,7 +18,7 @@ const MEAN_CLIP: f64 = 1e-3;
 /// Standard deviation of the initial weights (Hinton's practical guide, section 8).
 const INITIAL_WEIGHT_STD: f64 = 0.01;
 /// The largest layer this engine accepts, and the largest weight matrix.
-pub const MAX_UNITS: usize = 1 << 16;
+pub use crate::limits::MAX_UNITS;
 pub const MAX_WEIGHTS: usize = 1 << 24;
 
 /// RBM parameters.
@@ -40,7 +40,7 @@ pub struct Rbm {
 impl Rbm {
     /// An RBM with all parameters zero.
     pub fn zeros(n_visible: usize, n_hidden: usize) -> Result<Self> {
-        check_sizes(n_visible, n_hidden)?;
+        check_sizes(n_visible as u64, n_hidden as u64)?;
         Ok(Rbm {
             n_visible,
             n_hidden,
@@ -59,7 +59,7 @@ impl Rbm {
         visible_bias: Vec<f32>,
         hidden_bias: Vec<f32>,
     ) -> Result<Self> {
-        check_sizes(n_visible, n_hidden)?;
+        check_sizes(n_visible as u64, n_hidden as u64)?;
         let expect = |what: &str, got: usize, want: usize| {
             if got == want {
                 Ok(())
@@ -72,6 +72,15 @@ impl Rbm {
         expect("weights", weights.len(), n_visible * n_hidden)?;
         expect("visible_bias", visible_bias.len(), n_visible)?;
         expect("hidden_bias", hidden_bias.len(), n_hidden)?;
+        for (name, values) in [
+            ("weights", &weights),
+            ("visible_bias", &visible_bias),
+            ("hidden_bias", &hidden_bias),
+        ] {
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(RbmError::Shape(format!("{name}[{i}] is not finite")));
+            }
+        }
         let mut rbm = Rbm {
             n_visible,
             n_hidden,
@@ -293,22 +302,26 @@ fn dot64(a: &[f32], b: &[f32]) -> f64 {
         .sum()
 }
 
-fn check_sizes(n_visible: usize, n_hidden: usize) -> Result<()> {
+/// Layer sizes from anywhere (a file, JS): each in range and their product checked
+/// without wrapping (see [`crate::size`]).
+pub fn check_sizes(n_visible: u64, n_hidden: u64) -> Result<(usize, usize)> {
     let allowed = format!("between 1 and {MAX_UNITS}");
-    if !(1..=MAX_UNITS).contains(&n_visible) {
-        return Err(RbmError::setting("n_visible", n_visible, allowed));
-    }
-    if !(1..=MAX_UNITS).contains(&n_hidden) {
-        return Err(RbmError::setting("n_hidden", n_hidden, allowed));
-    }
-    if n_visible * n_hidden > MAX_WEIGHTS {
-        return Err(RbmError::setting(
+    let layer = |name: &'static str, units: u64| {
+        if (1..=MAX_UNITS as u64).contains(&units) {
+            Ok(units as usize)
+        } else {
+            Err(RbmError::setting(name, units, allowed.clone()))
+        }
+    };
+    let (m, n) = (layer("n_visible", n_visible)?, layer("n_hidden", n_hidden)?);
+    match crate::size::product(&[n_visible, n_hidden]) {
+        Some(weights) if weights <= MAX_WEIGHTS => Ok((m, n)),
+        _ => Err(RbmError::setting(
             "n_visible x n_hidden",
-            n_visible * n_hidden,
+            format!("{n_visible} x {n_hidden}"),
             format!("at most {MAX_WEIGHTS} weights"),
-        ));
+        )),
     }
-    Ok(())
 }
 
 /// A set of block-Gibbs chains, one per row: the visible and hidden states and the

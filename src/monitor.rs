@@ -55,18 +55,41 @@ impl<'a> FlipTerms<'a> {
 
     /// `log p(v_i | v_{-i})` for unit `unit` of row `r`, given the row's `base`.
     fn log_conditional(&mut self, r: usize, base: f64, unit: usize) -> f64 {
-        let n = self.rbm.n_hidden();
-        let sign = 1.0 - 2.0 * self.data.row(r)[unit];
-        let row = &self.rbm.weights()[unit * n..(unit + 1) * n];
-        for ((f, &xj), &w) in self.flipped.iter_mut().zip(self.x.row(r)).zip(row) {
-            *f = xj + sign * w;
-        }
-        let difference = f64::from(sign * self.rbm.visible_bias()[unit])
-            + mathfn::softplus_sum(&self.flipped, &self.zero, 1.0)
-            - base;
-        // log σ(-d) = -softplus(d), in f64.
-        -(difference.max(0.0) + libm::log1p(libm::exp(-difference.abs())))
+        log_conditional(
+            self.rbm,
+            self.data.row(r),
+            self.x.row(r),
+            base,
+            unit,
+            &mut self.flipped,
+            &self.zero,
+        )
     }
+}
+
+/// `log p(v_i | v_{-i})` for unit `unit` of the visible row `visible`, whose hidden
+/// input is `x` and `Σ_j softplus(x_j)` is `base`; `flipped` and `zero` are scratch
+/// and zeros of the hidden layer's width.
+fn log_conditional(
+    rbm: &Rbm,
+    visible: &[f32],
+    x: &[f32],
+    base: f64,
+    unit: usize,
+    flipped: &mut [f32],
+    zero: &[f32],
+) -> f64 {
+    let n = rbm.n_hidden();
+    let sign = 1.0 - 2.0 * visible[unit];
+    let row = &rbm.weights()[unit * n..(unit + 1) * n];
+    for ((f, &xj), &w) in flipped.iter_mut().zip(x).zip(row) {
+        *f = xj + sign * w;
+    }
+    let difference = f64::from(sign * rbm.visible_bias()[unit])
+        + mathfn::softplus_sum(flipped, zero, 1.0)
+        - base;
+    // log σ(-d) = -softplus(d), in f64.
+    -(difference.max(0.0) + libm::log1p(libm::exp(-difference.abs())))
 }
 
 fn check_rows(data: &Matrix, rbm: &Rbm) -> Result<()> {
@@ -170,49 +193,272 @@ pub struct Evaluation {
     pub exact_unavailable: Option<String>,
 }
 
-/// Evaluates `rbm` on its training data and an optional held-out set.
+/// Evaluates `rbm` on its training data and an optional held-out set, all at once
+/// (the page runs the same computation in slices through [`EvaluationJob`]).
 pub fn evaluate(
     rbm: &Rbm,
     train: &Matrix,
     held_out: Option<&Matrix>,
     rng: &mut Rng,
 ) -> Result<Evaluation> {
-    let subset = first_rows(train, EVALUATION_ROWS);
-    let pseudo_log_likelihood = pseudo_log_likelihood(rbm, &subset, rng)?;
-    let held_out = held_out.filter(|h| h.rows() > 0);
-    let free_energy_gap = match held_out {
-        Some(h) => {
-            let same_size = first_rows(train, h.rows());
-            Some(mean_free_energy(rbm, h)? - mean_free_energy(rbm, &same_size)?)
+    let mut job = EvaluationJob::new(rbm.clone(), train, held_out, rng)?;
+    while !job.advance(train, held_out, f64::INFINITY)? {}
+    job.result()
+}
+
+/// Where a sliced evaluation stands: which rows of which set come next.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Stage {
+    /// Pseudo-log-likelihood and hidden activity on the first rows of the training set.
+    Pseudo,
+    /// Free energies of the held-out rows, then of as many training rows.
+    HeldOutEnergy,
+    TrainEnergy,
+    /// Exact log-likelihood: log Z, then the free energies of every row of each set.
+    LogPartition,
+    ExactTrain,
+    ExactHeldOut,
+    Done,
+}
+
+/// One point of the learning curves, computed a few rows at a time so that a large
+/// model's evaluation never blocks its caller for longer than it chooses. The model is
+/// a snapshot taken at the start; the data are passed to each call (they must be the
+/// same each time: their row counts are checked). Run to the end it gives exactly what
+/// [`evaluate`] gives.
+pub struct EvaluationJob {
+    model: Rbm,
+    stage: Stage,
+    row: usize,
+    subset_rows: usize,
+    held_out_rows: usize,
+    train_rows: usize,
+    /// The unit whose conditional each subset row contributes (drawn at the start).
+    units: Vec<usize>,
+    pseudo_sum: f64,
+    activation_sums: Vec<f64>,
+    held_out_energy: f64,
+    train_energy: f64,
+    exact: bool,
+    log_z: f64,
+    exact_train: f64,
+    exact_held_out: f64,
+    // Scratch: hidden inputs of a chunk of rows, and one flipped row.
+    x: Matrix,
+    flipped: Vec<f32>,
+    zero: Vec<f32>,
+}
+
+impl EvaluationJob {
+    /// Starts evaluating `model` on `train` (and `held_out`): the random units of the
+    /// stochastic pseudo-log-likelihood are drawn from `rng` here, one per row in order.
+    pub fn new(
+        model: Rbm,
+        train: &Matrix,
+        held_out: Option<&Matrix>,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        check_rows(train, &model)?;
+        let held_out_rows = match held_out.filter(|h| h.rows() > 0) {
+            Some(h) => {
+                check_rows(h, &model)?;
+                if h.rows() > train.rows() {
+                    return Err(RbmError::Data(format!(
+                        "the held-out set ({} rows) is larger than the training set ({})",
+                        h.rows(),
+                        train.rows()
+                    )));
+                }
+                h.rows()
+            }
+            None => 0,
+        };
+        let subset_rows = EVALUATION_ROWS.min(train.rows());
+        let m = model.n_visible();
+        let units = (0..subset_rows).map(|_| rng::index(rng, m)).collect();
+        let n = model.n_hidden();
+        let small = model.n_visible().min(n);
+        let exact =
+            small <= exact::MAX_ENUMERATED_UNITS && enumeration_cost(&model) <= EXACT_BUDGET;
+        Ok(EvaluationJob {
+            stage: Stage::Pseudo,
+            row: 0,
+            subset_rows,
+            held_out_rows,
+            train_rows: train.rows(),
+            units,
+            pseudo_sum: 0.0,
+            activation_sums: vec![0.0; n],
+            held_out_energy: 0.0,
+            train_energy: 0.0,
+            exact,
+            log_z: 0.0,
+            exact_train: 0.0,
+            exact_held_out: 0.0,
+            x: Matrix::zeros(0, n),
+            flipped: vec![0.0; n],
+            zero: vec![0.0; n],
+            model,
+        })
+    }
+
+    /// True once every part is computed.
+    pub fn is_done(&self) -> bool {
+        self.stage == Stage::Done
+    }
+
+    /// Computes about `flop_budget` operations' worth (at least one row, or log Z
+    /// whole) and returns whether the evaluation is complete.
+    pub fn advance(
+        &mut self,
+        train: &Matrix,
+        held_out: Option<&Matrix>,
+        flop_budget: f64,
+    ) -> Result<bool> {
+        if train.rows() != self.train_rows || held_out.map_or(0, |h| h.rows()) != self.held_out_rows
+        {
+            return Err(RbmError::Data(
+                "the evaluation's data changed while it ran".into(),
+            ));
         }
-        None => None,
-    };
-    let cost = enumeration_cost(rbm);
-    let small = rbm.n_visible().min(rbm.n_hidden());
-    let (log_likelihood_train, log_likelihood_held_out, exact_unavailable) = if small
-        <= exact::MAX_ENUMERATED_UNITS
-        && cost <= EXACT_BUDGET
-    {
-        let log_z = exact::log_partition(rbm, 1.0)?;
-        let mean_ll = |data: &Matrix| -> Result<f64> { Ok(-mean_free_energy(rbm, data)? - log_z) };
-        (
-            Some(mean_ll(train)?),
-            held_out.map(mean_ll).transpose()?,
-            None,
-        )
-    } else {
-        let reason = format!(
+        let (m, n) = (self.model.n_visible(), self.model.n_hidden());
+        let per_row =
+            crate::cost::free_energy(1, m, n) + 2.0 * n as f64 * crate::cost::TRANSCENDENTAL;
+        let mut budget = flop_budget;
+        loop {
+            let (set, end) = match self.stage {
+                Stage::Pseudo => (Some(train), self.subset_rows),
+                Stage::HeldOutEnergy | Stage::ExactHeldOut => (held_out, self.held_out_rows),
+                Stage::TrainEnergy => (Some(train), self.held_out_rows),
+                Stage::ExactTrain => (Some(train), self.train_rows),
+                Stage::LogPartition => {
+                    self.log_z = exact::log_partition(&self.model, 1.0)?;
+                    budget -= enumeration_cost(&self.model) * crate::cost::TRANSCENDENTAL;
+                    self.next_stage();
+                    if budget <= 0.0 {
+                        return Ok(self.is_done());
+                    }
+                    continue;
+                }
+                Stage::Done => return Ok(true),
+            };
+            let Some(set) = set.filter(|_| self.row < end) else {
+                self.next_stage();
+                continue;
+            };
+            let chunk = ((budget / per_row).floor().max(1.0) as usize).min(end - self.row);
+            let rows = Matrix::from_vec(
+                chunk,
+                m,
+                set.as_slice()[self.row * m..(self.row + chunk) * m].to_vec(),
+            )
+            .ok_or_else(|| RbmError::Data("evaluation chunk".into()))?;
+            self.model.hidden_input(&rows, &mut self.x);
+            for r in 0..chunk {
+                self.add_row(&rows, r);
+            }
+            self.row += chunk;
+            budget -= chunk as f64 * per_row;
+            if self.row == end {
+                self.next_stage();
+            }
+            if budget <= 0.0 || self.is_done() {
+                return Ok(self.is_done());
+            }
+        }
+    }
+
+    fn next_stage(&mut self) {
+        self.row = 0;
+        self.stage = match self.stage {
+            Stage::Pseudo if self.held_out_rows > 0 => Stage::HeldOutEnergy,
+            Stage::Pseudo | Stage::TrainEnergy if self.exact => Stage::LogPartition,
+            Stage::Pseudo | Stage::TrainEnergy => Stage::Done,
+            Stage::HeldOutEnergy => Stage::TrainEnergy,
+            Stage::LogPartition => Stage::ExactTrain,
+            Stage::ExactTrain if self.held_out_rows > 0 => Stage::ExactHeldOut,
+            Stage::ExactTrain | Stage::ExactHeldOut | Stage::Done => Stage::Done,
+        };
+    }
+
+    /// Adds row `r` of `rows` (whose hidden inputs are in `self.x`) to the current stage.
+    fn add_row(&mut self, rows: &Matrix, r: usize) {
+        let x = self.x.row(r);
+        let visible = rows.row(r);
+        let hidden_sum = mathfn::softplus_sum(x, &self.zero, 1.0);
+        // F(v) = -bᵀv - Σ_j softplus(x_j), as Rbm::free_energy computes it.
+        let free_energy = || -dot64(self.model.visible_bias(), visible) - hidden_sum;
+        match self.stage {
+            Stage::Pseudo => {
+                let m = self.model.n_visible();
+                let unit = self.units[self.row + r];
+                let term = log_conditional(
+                    &self.model,
+                    visible,
+                    x,
+                    hidden_sum,
+                    unit,
+                    &mut self.flipped,
+                    &self.zero,
+                );
+                self.pseudo_sum += m as f64 * term;
+                for (sum, &xj) in self.activation_sums.iter_mut().zip(x) {
+                    *sum += f64::from(mathfn::sigmoid(xj));
+                }
+            }
+            Stage::HeldOutEnergy => self.held_out_energy += free_energy(),
+            Stage::TrainEnergy => self.train_energy += free_energy(),
+            Stage::ExactTrain => self.exact_train += free_energy(),
+            Stage::ExactHeldOut => self.exact_held_out += free_energy(),
+            Stage::LogPartition | Stage::Done => {}
+        }
+    }
+
+    /// The finished point; an error before [`EvaluationJob::advance`] returned true.
+    pub fn result(&self) -> Result<Evaluation> {
+        if !self.is_done() {
+            return Err(RbmError::Data("the evaluation has not finished".into()));
+        }
+        let held = self.held_out_rows as f64;
+        let has_held_out = self.held_out_rows > 0;
+        let (log_likelihood_train, log_likelihood_held_out, exact_unavailable) = if self.exact {
+            (
+                Some(-self.exact_train / self.train_rows as f64 - self.log_z),
+                has_held_out.then(|| -self.exact_held_out / held - self.log_z),
+                None,
+            )
+        } else {
+            let small = self.model.n_visible().min(self.model.n_hidden());
+            let reason = format!(
                 "exact log-likelihood needs 2^{small} states of {} units each; shown only up to 2^24 work \
                  (for example at most 14 hidden units on 784 pixels)",
-                rbm.n_visible().max(rbm.n_hidden())
+                self.model.n_visible().max(self.model.n_hidden())
             );
-        (None, None, Some(reason))
-    };
-    Ok(Evaluation {
-        pseudo_log_likelihood,
-        log_likelihood_train,
-        log_likelihood_held_out,
-        free_energy_gap,
-        exact_unavailable,
-    })
+            (None, None, Some(reason))
+        };
+        Ok(Evaluation {
+            pseudo_log_likelihood: self.pseudo_sum / self.subset_rows as f64,
+            log_likelihood_train,
+            log_likelihood_held_out,
+            free_energy_gap: has_held_out
+                .then(|| self.held_out_energy / held - self.train_energy / held),
+            exact_unavailable,
+        })
+    }
+
+    /// Mean `p(h_j = 1 | v)` of each hidden unit over the rows of the pseudo-likelihood
+    /// stage (the first [`EVALUATION_ROWS`] training rows), once the job is done.
+    pub fn hidden_mean_activation(&self) -> Vec<f32> {
+        self.activation_sums
+            .iter()
+            .map(|&s| (s / self.subset_rows as f64) as f32)
+            .collect()
+    }
+}
+
+fn dot64(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum()
 }

@@ -21,6 +21,7 @@ use crate::exact;
 use crate::linalg::{gemm, Matrix, Strided};
 use crate::model::{GibbsChains, Rbm};
 use crate::rng::{self, Rng};
+use crate::{size, snapshot};
 
 /// How the model term of the gradient is estimated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,12 +67,10 @@ impl Default for TrainConfig {
     }
 }
 
-/// Allowed ranges, as stated in the README's parameter table.
-pub const MAX_K: usize = 1000;
-pub const MAX_LEARNING_RATE: f32 = 10.0;
-pub const MAX_CHAINS: usize = 10_000;
-/// A parameter beyond this magnitude means the run has diverged.
+/// A parameter beyond this magnitude means the run has diverged; a model file whose
+/// parameters exceed it is refused on load for the same reason.
 pub const DIVERGENCE_LIMIT: f32 = 1e4;
+pub use crate::limits::MAX_CHAINS;
 
 /// A [`TrainConfig`] that passed validation against a data set.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,47 +83,36 @@ impl CheckedConfig {
 }
 
 impl TrainConfig {
-    /// Validates every setting for training on `n_examples` rows of `n_visible` pixels.
+    /// Validates every setting for training on `n_examples` rows of `n_visible` pixels,
+    /// against the engine's column of [`crate::limits::SETTINGS`].
     pub fn check(self, n_examples: usize, n_visible: usize) -> Result<CheckedConfig> {
+        use crate::limits::{check_shown, Column::Engine};
         let c = self;
         if n_examples == 0 {
             return Err(RbmError::Data("the training set is empty".into()));
         }
-        if !(1..=crate::model::MAX_UNITS).contains(&c.n_hidden) {
-            return Err(RbmError::setting(
-                "n_hidden",
-                c.n_hidden,
-                format!("between 1 and {}", crate::model::MAX_UNITS),
-            ));
-        }
-        if !(1..=MAX_K).contains(&c.k) {
-            return Err(RbmError::setting(
-                "k",
-                c.k,
-                format!("between 1 and {MAX_K}"),
-            ));
-        }
-        if !(c.learning_rate > 0.0 && c.learning_rate <= MAX_LEARNING_RATE) {
-            return Err(RbmError::setting(
-                "learning_rate",
-                c.learning_rate,
-                format!("greater than 0 and at most {MAX_LEARNING_RATE}"),
-            ));
-        }
-        if !(0.0..1.0).contains(&c.momentum) {
-            return Err(RbmError::setting(
-                "momentum",
-                c.momentum,
-                "at least 0 and below 1",
-            ));
-        }
-        if !(0.0..1.0).contains(&c.weight_decay) {
-            return Err(RbmError::setting(
-                "weight_decay",
-                c.weight_decay,
-                "at least 0 and below 1",
-            ));
-        }
+        check_shown("n_hidden", c.n_hidden as f64, &c.n_hidden, Engine)?;
+        check_shown("k", c.k as f64, &c.k, Engine)?;
+        check_shown(
+            "learning_rate",
+            c.learning_rate.into(),
+            &c.learning_rate,
+            Engine,
+        )?;
+        check_shown("momentum", c.momentum.into(), &c.momentum, Engine)?;
+        check_shown(
+            "weight_decay",
+            c.weight_decay.into(),
+            &c.weight_decay,
+            Engine,
+        )?;
+        check_shown(
+            "persistent_chains",
+            c.persistent_chains as f64,
+            &c.persistent_chains,
+            Engine,
+        )?;
+        check_shown("seed", c.seed as f64, &c.seed, Engine)?;
         if !(1..=n_examples.min(MAX_CHAINS)).contains(&c.batch_size) {
             return Err(RbmError::setting(
                 "batch_size",
@@ -133,13 +121,6 @@ impl TrainConfig {
                     "between 1 and {} (the number of training examples, at most {MAX_CHAINS})",
                     n_examples.min(MAX_CHAINS)
                 ),
-            ));
-        }
-        if c.persistent_chains > MAX_CHAINS {
-            return Err(RbmError::setting(
-                "persistent_chains",
-                c.persistent_chains,
-                format!("between 0 (one per minibatch row) and {MAX_CHAINS}"),
             ));
         }
         if c.algorithm == Algorithm::Exact
@@ -151,6 +132,15 @@ impl TrainConfig {
             });
         }
         Ok(CheckedConfig(c))
+    }
+
+    /// Chains the negative phase runs: the minibatch, or the persistent chains of `pcd`.
+    pub fn negative_chains(&self) -> usize {
+        if self.algorithm == Algorithm::Pcd && self.persistent_chains > 0 {
+            self.persistent_chains
+        } else {
+            self.batch_size
+        }
     }
 }
 
@@ -186,6 +176,20 @@ pub struct Trainer {
     batch_chain: GibbsChains,
     grad_w: Vec<f32>,
     negative_w: Vec<f32>,
+    /// An update begun by [`Trainer::advance`] and not yet finished.
+    pending: Option<Pending>,
+}
+
+/// An update in progress: the positive phase is done and the negative chains have
+/// `remaining` Gibbs steps to go before the parameters change.
+struct Pending {
+    started: f64,
+    positive_visible: Matrix,
+    positive_hidden: Matrix,
+    reconstruction_error: f64,
+    /// The `gibbs` algorithm's fresh chains (the other algorithms use stored chains).
+    fresh: Option<GibbsChains>,
+    remaining: usize,
 }
 
 impl Trainer {
@@ -200,6 +204,17 @@ impl Trainer {
 
     /// A trainer that continues from `model` (for example one loaded from a file).
     pub fn resume(config: TrainConfig, model: Rbm, data: &Matrix) -> Result<Self> {
+        Trainer::resume_at(config, model, data, 0)
+    }
+
+    /// As [`Trainer::resume`], counting updates on from `steps_done` (a model file's
+    /// count, or the run's before a change of settings). The optimiser starts afresh.
+    pub fn resume_at(
+        config: TrainConfig,
+        model: Rbm,
+        data: &Matrix,
+        steps_done: u64,
+    ) -> Result<Self> {
         if model.n_visible() != data.cols() {
             return Err(RbmError::Shape(format!(
                 "the model has {} visible units but the data has {} pixels",
@@ -213,19 +228,17 @@ impl Trainer {
         }
         .check(data.rows(), data.cols())?;
         let rng = rng::seeded(config.get().seed);
-        Trainer::with_model(config, model, data.clone(), rng)
+        let mut trainer = Trainer::with_model(config, model, data.clone(), rng)?;
+        trainer.steps_done = steps_done;
+        Ok(trainer)
     }
 
     fn with_model(config: CheckedConfig, model: Rbm, data: Matrix, mut rng: Rng) -> Result<Self> {
         let c = config.get();
-        let (m, n) = (model.n_visible(), model.n_hidden());
+        let m = model.n_visible();
         let persistent = if c.algorithm == Algorithm::Pcd {
-            let count = if c.persistent_chains == 0 {
-                c.batch_size
-            } else {
-                c.persistent_chains
-            };
             // Persistent chains start at random training examples.
+            let count = c.negative_chains();
             let mut start = Matrix::zeros(count, m);
             for r in 0..count {
                 let pick = rng::index(&mut rng, data.rows());
@@ -235,9 +248,25 @@ impl Trainer {
         } else {
             None
         };
-        let batch_chain = GibbsChains::from_visible(&model, Matrix::zeros(c.batch_size, m))?;
         let order: Vec<usize> = (0..data.rows()).collect();
-        let mut trainer = Trainer {
+        let mut trainer = Trainer::assemble(config, model, data, rng, order, persistent)?;
+        trainer.reshuffle();
+        Ok(trainer)
+    }
+
+    /// A trainer with fresh optimiser buffers around the given state.
+    fn assemble(
+        config: CheckedConfig,
+        model: Rbm,
+        data: Matrix,
+        rng: Rng,
+        order: Vec<usize>,
+        persistent: Option<GibbsChains>,
+    ) -> Result<Self> {
+        let (m, n) = (model.n_visible(), model.n_hidden());
+        let batch_chain =
+            GibbsChains::from_visible(&model, Matrix::zeros(config.get().batch_size, m))?;
+        Ok(Trainer {
             config,
             data,
             rng,
@@ -252,9 +281,8 @@ impl Trainer {
             grad_w: vec![0.0; m * n],
             negative_w: vec![0.0; m * n],
             model,
-        };
-        trainer.reshuffle();
-        Ok(trainer)
+            pending: None,
+        })
     }
 
     pub fn model(&self) -> &Rbm {
@@ -269,6 +297,11 @@ impl Trainer {
         self.steps_done
     }
 
+    /// The training set, one example per row.
+    pub fn data(&self) -> &Matrix {
+        &self.data
+    }
+
     /// Updates per pass through the training set (partial minibatches are not used).
     pub fn steps_per_epoch(&self) -> usize {
         self.data.rows() / self.config.get().batch_size
@@ -279,22 +312,85 @@ impl Trainer {
         self.persistent.as_ref()
     }
 
+    /// True while an update begun by [`Trainer::advance`] has not finished.
+    pub fn update_in_progress(&self) -> bool {
+        self.pending.is_some()
+    }
+
     fn reshuffle(&mut self) {
         rng::shuffle(&mut self.rng, &mut self.order);
         self.cursor = 0;
     }
 
-    /// One update on the next minibatch. `now_ms` is the caller's clock (the engine
-    /// itself has none, so that it runs unchanged in a browser). On divergence the
-    /// model and optimiser state are left as they were and an error is returned.
+    /// One whole update on the next minibatch. `now_ms` is the caller's clock (the
+    /// engine itself has none, so that it runs unchanged in a browser). On divergence
+    /// the model and optimiser state are left as they were and an error is returned.
     pub fn step(&mut self, now_ms: &dyn Fn() -> f64) -> Result<StepStats> {
-        let started = now_ms();
-        let c = self.config.get().clone();
+        loop {
+            if let Some(stats) = self.advance(now_ms, &|| false)? {
+                return Ok(stats);
+            }
+        }
+    }
+
+    /// Works on the current update in pieces (the positive phase, each Gibbs step of
+    /// the negative phase, the parameter update) until it finishes, returning its
+    /// stats, or until `should_yield()` says to stop, returning `None`; the next call
+    /// carries on where this one stopped. At least one piece is done per call. The
+    /// random numbers are drawn in the same order however the update is split, so a
+    /// run's bits do not depend on how often the caller yields.
+    pub fn advance(
+        &mut self,
+        now_ms: &dyn Fn() -> f64,
+        should_yield: &dyn Fn() -> bool,
+    ) -> Result<Option<StepStats>> {
+        if self.pending.is_none() {
+            self.begin_update(now_ms());
+            if should_yield() {
+                return Ok(None);
+            }
+        }
+        loop {
+            let Some(pending) = self.pending.as_mut() else {
+                return Err(RbmError::Data("no update in progress".into()));
+            };
+            if pending.remaining == 0 {
+                break;
+            }
+            let chains = match self.config.0.algorithm {
+                Algorithm::Cd => &mut self.batch_chain,
+                Algorithm::Gibbs => pending
+                    .fresh
+                    .as_mut()
+                    .ok_or_else(|| RbmError::Data("gibbs chains missing".into()))?,
+                Algorithm::Pcd => self
+                    .persistent
+                    .as_mut()
+                    .ok_or_else(|| RbmError::Data("pcd has no persistent chains".into()))?,
+                Algorithm::Exact => break,
+            };
+            chains.run(&self.model, 1, 1.0, &mut self.rng);
+            pending.remaining -= 1;
+            if should_yield() {
+                return Ok(None);
+            }
+        }
+        let pending = self.pending.take();
+        match pending {
+            Some(pending) => self.finish_update(pending, now_ms).map(Some),
+            None => Err(RbmError::Data("no update in progress".into())),
+        }
+    }
+
+    /// The positive phase: v from the data, p(h | v), the data term of the gradient
+    /// (into `grad_w`) and the reconstruction.
+    fn begin_update(&mut self, started: f64) {
+        let c = self.config.get();
         let (m, n, batch) = (self.model.n_visible(), self.model.n_hidden(), c.batch_size);
+        let (algorithm, k) = (c.algorithm, c.k);
         if self.cursor + batch > self.order.len() {
             self.reshuffle();
         }
-        // Positive phase: v from the data, p(h | v).
         let chain = &mut self.batch_chain;
         for r in 0..batch {
             let example = self.order[self.cursor + r];
@@ -319,6 +415,38 @@ impl Trainer {
         // One more half step gives the reconstruction p(v | h) of the minibatch.
         chain.sample_visible(&self.model, 1.0, &mut self.rng);
         let reconstruction_error = mean_squared_difference(&positive_visible, &chain.visible_prob);
+        let (fresh, remaining) = match algorithm {
+            Algorithm::Exact => (None, 0),
+            // The minibatch chain already did its first step from the data.
+            Algorithm::Cd => (None, k - 1),
+            Algorithm::Gibbs => (
+                Some(GibbsChains::random(&self.model, batch, &mut self.rng)),
+                k,
+            ),
+            Algorithm::Pcd => (None, k),
+        };
+        self.pending = Some(Pending {
+            started,
+            positive_visible,
+            positive_hidden,
+            reconstruction_error,
+            fresh,
+            remaining,
+        });
+    }
+
+    /// The negative statistics, the gradient and the update of the parameters.
+    fn finish_update(&mut self, pending: Pending, now_ms: &dyn Fn() -> f64) -> Result<StepStats> {
+        let c = self.config.get().clone();
+        let batch = c.batch_size;
+        let Pending {
+            started,
+            positive_visible,
+            positive_hidden,
+            reconstruction_error,
+            mut fresh,
+            ..
+        } = pending;
 
         // Negative phase into negative_w, negative_b, negative_c (means over chains).
         let (negative_b, negative_c) = match c.algorithm {
@@ -330,21 +458,17 @@ impl Trainer {
                 let to_f32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
                 (to_f32(&expectations.visible), to_f32(&expectations.hidden))
             }
-            Algorithm::Cd => {
-                // The chain already did its first step from the data.
-                chain.run(&self.model, c.k - 1, 1.0, &mut self.rng);
-                chain.refresh_hidden_prob(&self.model, 1.0);
-                chain_statistics(chain, &mut self.negative_w)
-            }
-            Algorithm::Gibbs => {
-                let mut fresh = GibbsChains::random(&self.model, batch, &mut self.rng);
-                fresh.run(&self.model, c.k, 1.0, &mut self.rng);
-                fresh.refresh_hidden_prob(&self.model, 1.0);
-                chain_statistics(&fresh, &mut self.negative_w)
-            }
-            Algorithm::Pcd => {
-                let chains = self.persistent.as_mut().expect("pcd has persistent chains");
-                chains.run(&self.model, c.k, 1.0, &mut self.rng);
+            algorithm => {
+                let chains = match algorithm {
+                    Algorithm::Cd => &mut self.batch_chain,
+                    Algorithm::Gibbs => fresh
+                        .as_mut()
+                        .ok_or_else(|| RbmError::Data("gibbs chains missing".into()))?,
+                    _ => self
+                        .persistent
+                        .as_mut()
+                        .ok_or_else(|| RbmError::Data("pcd has no persistent chains".into()))?,
+                };
                 chains.refresh_hidden_prob(&self.model, 1.0);
                 chain_statistics(chains, &mut self.negative_w)
             }
@@ -427,6 +551,126 @@ impl Trainer {
             },
             wall_time_ms: now_ms() - started,
         })
+    }
+}
+
+impl Trainer {
+    /// The whole state of the run as bytes (see [`crate::snapshot`]): restoring it
+    /// with [`Trainer::from_snapshot`] on the same data continues bit for bit. Refused
+    /// while an update is in progress (finish it first).
+    pub fn to_snapshot(&self) -> Result<Vec<u8>> {
+        if self.pending.is_some() {
+            return Err(snapshot::bad(
+                "an update is in progress; finish it before saving",
+            ));
+        }
+        let c = self.config.get();
+        let (m, n) = (self.model.n_visible(), self.model.n_hidden());
+        let mut w = snapshot::Writer::new(snapshot::TRAINER_MAGIC);
+        w.bytes(&serde_json::to_vec(c).map_err(|e| snapshot::bad(e.to_string()))?);
+        w.u64(m as u64);
+        w.u64(n as u64);
+        w.u64(self.data.rows() as u64);
+        w.u64(snapshot::fingerprint(&self.data));
+        w.u64(self.steps_done);
+        w.u64(self.cursor as u64);
+        w.rng(&self.rng)?;
+        w.f32s(self.model.weights());
+        w.f32s(self.model.visible_bias());
+        w.f32s(self.model.hidden_bias());
+        w.f32s(&self.velocity_w);
+        w.f32s(&self.velocity_b);
+        w.f32s(&self.velocity_c);
+        w.u32s(self.order.iter().map(|&i| i as u32));
+        // A persistent chain's next step starts by sampling h from v: only v is state.
+        match &self.persistent {
+            Some(chains) => {
+                w.u64(chains.len() as u64);
+                w.f32s(chains.visible.as_slice());
+            }
+            None => w.u64(0),
+        }
+        Ok(w.finish())
+    }
+
+    /// A trainer from [`Trainer::to_snapshot`]'s bytes, on the data it was saved with
+    /// (checked by fingerprint). Every field is validated; nothing a damaged snapshot
+    /// holds can make a later update panic.
+    pub fn from_snapshot(bytes: &[u8], data: &Matrix) -> Result<Trainer> {
+        use snapshot::bad;
+        let mut r = snapshot::Reader::new(bytes, snapshot::TRAINER_MAGIC, "training run")?;
+        let config: TrainConfig = serde_json::from_slice(r.bytes(64 * 1024)?)
+            .map_err(|e| bad(format!("settings: {e}")))?;
+        let m = r.count("the visible units", crate::limits::MAX_UNITS as u64)?;
+        let n = r.count("the hidden units", crate::limits::MAX_UNITS as u64)?;
+        let rows = r.count("the training examples", size::MAX_OUTSIDE_SIZE)?;
+        let fingerprint = r.u64()?;
+        if m != data.cols() || rows != data.rows() || fingerprint != snapshot::fingerprint(data) {
+            return Err(bad(format!(
+                "the saved run was trained on other data ({rows} images of {m} pixels; \
+                 these are {} of {})",
+                data.rows(),
+                data.cols()
+            )));
+        }
+        if config.n_hidden != n {
+            return Err(bad(format!(
+                "the settings say {} hidden units, the parameters {n}",
+                config.n_hidden
+            )));
+        }
+        let config = config.check(data.rows(), data.cols())?;
+        let steps_done = r.u64()?;
+        let cursor = r.count("the minibatch cursor", rows as u64)?;
+        let rng = r.rng()?;
+        let weight_count = size::product(&[m as u64, n as u64])
+            .filter(|&c| c <= crate::model::MAX_WEIGHTS)
+            .ok_or_else(|| bad(format!("{m} x {n} weights are too many")))?;
+        let weights = r.f32s("weights", weight_count, DIVERGENCE_LIMIT)?;
+        let visible_bias = r.f32s("visible_bias", m, DIVERGENCE_LIMIT)?;
+        let hidden_bias = r.f32s("hidden_bias", n, DIVERGENCE_LIMIT)?;
+        // A velocity is a step: it moved a parameter that stayed within the limit.
+        let velocity_w = r.f32s("velocity_w", weight_count, 2.0 * DIVERGENCE_LIMIT)?;
+        let velocity_b = r.f32s("velocity_b", m, 2.0 * DIVERGENCE_LIMIT)?;
+        let velocity_c = r.f32s("velocity_c", n, 2.0 * DIVERGENCE_LIMIT)?;
+        let order: Vec<usize> = r
+            .u32s("order", rows)?
+            .into_iter()
+            .map(|i| i as usize)
+            .collect();
+        let mut seen = vec![false; rows];
+        for &i in &order {
+            if i >= rows || seen[i] {
+                return Err(bad(
+                    "the minibatch order is not a permutation of the examples",
+                ));
+            }
+            seen[i] = true;
+        }
+        let model = Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)?;
+        let chain_count = r.count("the persistent chains", crate::limits::MAX_CHAINS as u64)?;
+        let persistent = match (config.get().algorithm, chain_count) {
+            (Algorithm::Pcd, count) if count == config.get().negative_chains() => {
+                let visible = r.binary_matrix("persistent chains", count, m)?;
+                Some(GibbsChains::from_visible(&model, visible)?)
+            }
+            (Algorithm::Pcd, count) => {
+                return Err(bad(format!(
+                    "{count} persistent chains saved, the settings need {}",
+                    config.get().negative_chains()
+                )))
+            }
+            (_, 0) => None,
+            (_, _) => return Err(bad("persistent chains saved for an algorithm without them")),
+        };
+        r.finish()?;
+        let mut trainer = Trainer::assemble(config, model, data.clone(), rng, order, persistent)?;
+        trainer.cursor = cursor;
+        trainer.steps_done = steps_done;
+        trainer.velocity_w = velocity_w;
+        trainer.velocity_b = velocity_b;
+        trainer.velocity_c = velocity_c;
+        Ok(trainer)
     }
 }
 

@@ -2,22 +2,32 @@
 //!
 //! Each exported class owns core state behind an opaque handle. Large buffers
 //! (samples, probabilities, weights) are read from JS as views into wasm memory
-//! through the `*_ptr` methods and the instance's exported `memory` (what the
-//! generated `init()` resolves to); small results come back as
-//! plain objects through serde-wasm-bindgen. Every fallible call returns
-//! `Result<_, JsError>`, so a bad input becomes a JS exception carrying the core's
-//! message; nothing here can panic on user input.
+//! through the `*Ptr` methods and the instance's exported `memory` (what the
+//! generated `init()` resolves to); small results come back as plain objects through
+//! serde-wasm-bindgen. Every fallible call returns `Result<_, JsError>`, so a bad
+//! input becomes a JS exception carrying the core's message.
+//!
+//! Numbers that are counts arrive as `f64` and go through [`limits::engine_count`]:
+//! wasm-bindgen would otherwise truncate 1.7 to 1 and wrap -1 to 4294967295.
+//!
+//! Nothing here should panic on any input. If something does (a bug), the panic hook
+//! hands the message to `globalThis.rbmLabEnginePanic` before the trap, and the page
+//! replaces the whole instance: after a trap a wasm instance's objects may stay
+//! borrowed, so it is never used again.
 
 use wasm_bindgen::prelude::*;
 
+use crate::cost;
 use crate::data::{self, Dataset};
 use crate::error::RbmError;
-use crate::exact;
+use crate::exact::{self, VisibleDistributionJob};
+use crate::limits::{self, Column};
 use crate::linalg::Matrix;
 use crate::model::{GibbsChains, Rbm};
-use crate::modelfile::{self, ModelFile};
-use crate::monitor;
+use crate::modelfile::{self, ModelFile, TrainingInfo};
+use crate::monitor::{self, EvaluationJob};
 use crate::rng::{self, Rng};
+use crate::snapshot;
 use crate::train::{TrainConfig, Trainer};
 
 fn js_error(error: RbmError) -> JsError {
@@ -36,6 +46,112 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
     serde_wasm_bindgen::to_value(value).map_err(|e| JsError::new(&e.to_string()))
 }
 
+/// Installs the panic hook when the module is instantiated.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!("engine panic: {info}");
+        let global = js_sys::global();
+        if let Ok(report) = js_sys::Reflect::get(&global, &JsValue::from_str("rbmLabEnginePanic")) {
+            if let Some(report) = report.dyn_ref::<js_sys::Function>() {
+                let _ = report.call1(&JsValue::NULL, &JsValue::from_str(&message));
+            }
+        }
+    }));
+}
+
+/// Fault injection for the page's tests of its crash recovery: panics (which traps the
+/// instance) with `message`. Nothing in the page calls it on its own.
+#[wasm_bindgen(js_name = injectPanic)]
+pub fn inject_panic(message: &str) {
+    panic!("injected fault: {message}");
+}
+
+/// Every setting's ranges (see `limits.rs`): `[{id, integer, engine, page}]`, each range
+/// `{min, max, min_open, max_open}`, plus `engine_allowed` and `page_allowed` in words.
+#[wasm_bindgen(js_name = settingLimits)]
+pub fn setting_limits() -> Result<JsValue, JsError> {
+    #[derive(serde::Serialize)]
+    struct Row {
+        #[serde(flatten)]
+        setting: limits::Setting,
+        engine_allowed: String,
+        page_allowed: String,
+    }
+    let rows: Vec<Row> = limits::SETTINGS
+        .iter()
+        .map(|s| Row {
+            setting: *s,
+            engine_allowed: s.engine.describe(),
+            page_allowed: s.page.describe(),
+        })
+        .collect();
+    to_js(&rows)
+}
+
+/// Throws unless `value` is allowed for setting `id` on the page.
+#[wasm_bindgen(js_name = checkPageSetting)]
+pub fn check_page_setting(id: &str, value: f64) -> Result<(), JsError> {
+    let row = limits::setting(id).ok_or_else(|| JsError::new(&format!("no setting named {id}")))?;
+    limits::check(row.id, value, Column::Page).map_err(js_error)
+}
+
+/// Work estimates in floating-point operations (see `cost.rs`) for training with
+/// `config` on images of `n_visible` pixels: `{update, piece}`, the whole update and
+/// its longest part that cannot be interrupted.
+#[wasm_bindgen(js_name = updateCost)]
+pub fn update_cost(config: JsValue, n_visible: f64) -> Result<JsValue, JsError> {
+    let config = parse_config(config)?;
+    let m = crate::size::from_js_number(n_visible)
+        .filter(|m| (1..=limits::MAX_UNITS).contains(m))
+        .ok_or_else(|| {
+            JsError::new(&format!(
+                "n_visible = {n_visible} is not allowed: a whole number between 1 and {}",
+                limits::MAX_UNITS
+            ))
+        })?;
+    #[derive(serde::Serialize)]
+    struct Cost {
+        update: f64,
+        piece: f64,
+    }
+    to_js(&Cost {
+        update: cost::update(&config, m),
+        piece: cost::update_piece(&config, m),
+    })
+}
+
+/// One block-Gibbs step of `chains` chains of an `m x n` model.
+#[wasm_bindgen(js_name = gibbsStepCost)]
+pub fn gibbs_step_cost(chains: f64, m: f64, n: f64) -> f64 {
+    cost::gibbs_step(chains as usize, m as usize, n as usize)
+}
+
+/// The exact p(v) of all 2^m visible states of an `m x n` model.
+#[wasm_bindgen(js_name = distributionCost)]
+pub fn distribution_cost(m: f64, n: f64) -> f64 {
+    cost::visible_distribution(m as usize, n as usize)
+}
+
+/// The free energies of `rows` visible vectors of an `m x n` model.
+#[wasm_bindgen(js_name = freeEnergyCost)]
+pub fn free_energy_cost(rows: f64, m: f64, n: f64) -> f64 {
+    cost::free_energy(rows as usize, m as usize, n as usize)
+}
+
+fn check_beta(beta: f32) -> Result<(), JsError> {
+    limits::check_engine("beta", f64::from(beta)).map_err(js_error)
+}
+
+fn count(id: &'static str, value: f64) -> Result<usize, JsError> {
+    limits::engine_count(id, value).map_err(js_error)
+}
+
+/// An image side from JS: a whole number in the engine's range.
+fn side(value: f64) -> Result<u64, JsError> {
+    Ok(count("image_side", value)? as u64)
+}
+
 /// A set of binary images.
 #[wasm_bindgen(js_name = Dataset)]
 pub struct JsDataset {
@@ -46,7 +162,8 @@ pub struct JsDataset {
 impl JsDataset {
     /// Every distinct `side x side` bars-and-stripes image.
     #[wasm_bindgen(js_name = barsAndStripes)]
-    pub fn bars_and_stripes(side: usize) -> Result<JsDataset, JsError> {
+    pub fn bars_and_stripes(side: f64) -> Result<JsDataset, JsError> {
+        let side = count("side", side)?;
         data::bars_and_stripes(side)
             .map(|inner| JsDataset { inner })
             .map_err(js_error)
@@ -72,33 +189,16 @@ impl JsDataset {
 
     /// Rows of 0/1 pixels (`count * rows * cols` values, each 0 or 1).
     #[wasm_bindgen(js_name = fromPixels)]
-    pub fn from_pixels(pixels: &[f32], rows: usize, cols: usize) -> Result<JsDataset, JsError> {
-        let pixels_per_image = rows.checked_mul(cols).unwrap_or(0);
-        if pixels_per_image == 0 || pixels.is_empty() || pixels.len() % pixels_per_image != 0 {
-            return Err(js_error(RbmError::Data(format!(
-                "{} pixel values do not make whole {rows} x {cols} images",
-                pixels.len()
-            ))));
-        }
-        if let Some(i) = pixels.iter().position(|&p| p != 0.0 && p != 1.0) {
-            return Err(js_error(RbmError::Data(format!(
-                "pixel {i} is {}, expected 0 or 1",
-                pixels[i]
-            ))));
-        }
-        let images = Matrix::from_vec(
-            pixels.len() / pixels_per_image,
-            pixels_per_image,
-            pixels.to_vec(),
-        )
-        .ok_or_else(|| JsError::new("pixel count mismatch"))?;
-        Ok(JsDataset {
-            inner: Dataset {
-                images,
-                labels: None,
-                image_shape: (rows, cols),
-            },
-        })
+    pub fn from_pixels(pixels: &[f32], rows: f64, cols: f64) -> Result<JsDataset, JsError> {
+        let inner = data::from_pixels(pixels, side(rows)?, side(cols)?).map_err(js_error)?;
+        Ok(JsDataset { inner })
+    }
+
+    /// A CSV text of 0/1 rows, one `rows x cols` image per line.
+    #[wasm_bindgen(js_name = fromCsv)]
+    pub fn from_csv(text: &str, rows: f64, cols: f64) -> Result<JsDataset, JsError> {
+        let inner = data::parse_csv(text, side(rows)?, side(cols)?).map_err(js_error)?;
+        Ok(JsDataset { inner })
     }
 
     pub fn len(&self) -> usize {
@@ -159,6 +259,12 @@ impl JsRbm {
         self.file.model.n_hidden()
     }
 
+    /// Updates the model had when it was saved (0 when the file does not say).
+    #[wasm_bindgen(getter, js_name = stepsDone)]
+    pub fn steps_done(&self) -> f64 {
+        self.file.training.as_ref().map_or(0, |t| t.steps_done) as f64
+    }
+
     /// `[rows, cols]` of the images the model was trained on, if known.
     #[wasm_bindgen(getter, js_name = imageShape)]
     pub fn image_shape(&self) -> Option<Vec<usize>> {
@@ -181,9 +287,10 @@ impl JsRbm {
         self.file.model.hidden_bias().as_ptr()
     }
 
-    /// Exact `log Z(β)`; throws when both layers exceed 20 units.
+    /// Exact `log Z(β)`; throws when both layers exceed 20 units or β is out of range.
     #[wasm_bindgen(js_name = logPartition)]
     pub fn log_partition(&self, beta: f32) -> Result<f64, JsError> {
+        check_beta(beta)?;
         exact::log_partition(&self.file.model, beta).map_err(js_error)
     }
 
@@ -196,6 +303,7 @@ impl JsRbm {
     /// Free energy `F_β(v)` of each image in `visible` (a whole number of rows).
     #[wasm_bindgen(js_name = freeEnergy)]
     pub fn free_energy(&self, visible: &[f32], beta: f32) -> Result<Vec<f64>, JsError> {
+        check_beta(beta)?;
         let rows = self.rows_of(visible)?;
         self.file.model.free_energy(&rows, beta).map_err(js_error)
     }
@@ -207,6 +315,7 @@ impl JsRbm {
         visible: &[f32],
         beta: f32,
     ) -> Result<Vec<f32>, JsError> {
+        check_beta(beta)?;
         let rows = self.rows_of(visible)?;
         let mut out = Matrix::zeros(rows.rows(), self.file.model.n_hidden());
         self.file
@@ -229,18 +338,35 @@ impl JsRbm {
     }
 }
 
-/// Training: a model, its optimiser and its sampler, on one data set.
+/// Training: a model, its optimiser and its sampler, on one data set, with the
+/// learning-curve evaluation and the exact p(v) computed in slices beside it.
 #[wasm_bindgen(js_name = Trainer)]
 pub struct JsTrainer {
     inner: Trainer,
     image_shape: (usize, usize),
+    held_out: Option<Matrix>,
     /// Draws for the stochastic pseudo-log-likelihood, apart from training's stream.
     evaluation_rng: Rng,
+    evaluation: Option<EvaluationJob>,
+    distribution: Option<VisibleDistributionJob>,
 }
 
 /// Seeds the evaluation stream from the training seed, so a run's curves repeat too.
 fn evaluation_rng(trainer: &Trainer) -> Rng {
     rng::seeded(trainer.config().seed ^ 0x9e37_79b9_7f4a_7c15)
+}
+
+/// What one slice of training did.
+#[derive(serde::Serialize)]
+struct SliceStats {
+    /// Updates finished in this slice (0 when it only advanced a long update).
+    updates: u32,
+    /// The last finished update's stats, with the reconstruction error averaged over
+    /// the slice's updates; null when none finished.
+    last: Option<crate::train::StepStats>,
+    /// Whether an update is still part-way done.
+    in_progress: bool,
+    wall_time_ms: f64,
 }
 
 #[wasm_bindgen(js_class = Trainer)]
@@ -252,52 +378,175 @@ impl JsTrainer {
     pub fn new(config: JsValue, dataset: &JsDataset) -> Result<JsTrainer, JsError> {
         let config = parse_config(config)?;
         let inner = Trainer::new(config, &dataset.inner.images).map_err(js_error)?;
-        Ok(JsTrainer {
-            evaluation_rng: evaluation_rng(&inner),
-            inner,
-            image_shape: dataset.inner.image_shape,
-        })
+        Ok(JsTrainer::wrap(inner, dataset.inner.image_shape))
     }
 
-    /// Continues training `model` on `dataset` with `config` (n_hidden comes from the model).
+    fn wrap(inner: Trainer, image_shape: (usize, usize)) -> JsTrainer {
+        JsTrainer {
+            evaluation_rng: evaluation_rng(&inner),
+            inner,
+            image_shape,
+            held_out: None,
+            evaluation: None,
+            distribution: None,
+        }
+    }
+
+    /// Continues training `model` on `dataset` with `config` (n_hidden comes from the
+    /// model; the update count carries on from the model file's `steps_done`). A model
+    /// saved for images of another shape is refused.
     pub fn resume(
         config: JsValue,
         model: &JsRbm,
         dataset: &JsDataset,
     ) -> Result<JsTrainer, JsError> {
         let config = parse_config(config)?;
-        let inner = Trainer::resume(config, model.file.model.clone(), &dataset.inner.images)
-            .map_err(js_error)?;
-        Ok(JsTrainer {
-            evaluation_rng: evaluation_rng(&inner),
-            inner,
-            image_shape: dataset.inner.image_shape,
-        })
+        let shape = dataset.inner.image_shape;
+        if let Some((rows, cols)) = model.file.image_shape {
+            if (rows, cols) != shape {
+                return Err(js_error(RbmError::Shape(format!(
+                    "the model was trained on {rows} x {cols} images, the chosen data are {} x {}: \
+                     pick the data it was trained on, then load it again",
+                    shape.0, shape.1
+                ))));
+            }
+        }
+        let inner = Trainer::resume_at(
+            config,
+            model.file.model.clone(),
+            &dataset.inner.images,
+            model.file.training.as_ref().map_or(0, |t| t.steps_done),
+        )
+        .map_err(js_error)?;
+        Ok(JsTrainer::wrap(inner, shape))
     }
 
-    /// One update; returns `{step, epoch, reconstruction_error, update_ratio, wall_time_ms}`.
-    /// Throws on divergence, leaving the last good model in place.
+    /// A run saved by `snapshot()`, continued on the same data (checked).
+    #[wasm_bindgen(js_name = fromSnapshot)]
+    pub fn from_snapshot(
+        bytes: &[u8],
+        evaluation_state: &[u8],
+        dataset: &JsDataset,
+    ) -> Result<JsTrainer, JsError> {
+        let inner = Trainer::from_snapshot(bytes, &dataset.inner.images).map_err(js_error)?;
+        let mut trainer = JsTrainer::wrap(inner, dataset.inner.image_shape);
+        trainer.evaluation_rng = serde_json::from_slice(evaluation_state)
+            .map_err(|e| JsError::new(&format!("saved run: evaluation generator: {e}")))?;
+        Ok(trainer)
+    }
+
+    /// The whole training state as bytes (see `snapshot.rs`); throws while an update
+    /// is part-way done.
+    pub fn snapshot(&self) -> Result<Vec<u8>, JsError> {
+        self.inner.to_snapshot().map_err(js_error)
+    }
+
+    /// The evaluation generator's state, saved beside the snapshot so that a restored
+    /// run's curves repeat too.
+    #[wasm_bindgen(js_name = evaluationState)]
+    pub fn evaluation_state(&self) -> Result<Vec<u8>, JsError> {
+        serde_json::to_vec(&self.evaluation_rng).map_err(|e| JsError::new(&e.to_string()))
+    }
+
+    /// Keeps a copy of `dataset` as the held-out set of the learning curves.
+    #[wasm_bindgen(js_name = setHeldOut)]
+    pub fn set_held_out(&mut self, dataset: &JsDataset) -> Result<(), JsError> {
+        let images = &dataset.inner.images;
+        if images.cols() != self.inner.model().n_visible() {
+            return Err(js_error(RbmError::Shape(format!(
+                "held-out images have {} pixels, the model {} visible units",
+                images.cols(),
+                self.inner.model().n_visible()
+            ))));
+        }
+        self.held_out = Some(images.clone());
+        self.evaluation = None;
+        Ok(())
+    }
+
+    /// One whole update; returns `{step, epoch, reconstruction_error, update_ratio,
+    /// wall_time_ms}`. Throws on divergence, leaving the last good model in place.
     pub fn step(&mut self) -> Result<JsValue, JsError> {
         let stats = self.inner.step(&now_ms).map_err(js_error)?;
         to_js(&stats)
     }
 
-    /// `count` updates (at least one); returns the last one's stats with the
+    /// `count` whole updates (1 to 1,000,000); returns the last one's stats with the
     /// reconstruction error averaged over them and the total wall time.
-    pub fn steps(&mut self, count: u32) -> Result<JsValue, JsError> {
+    pub fn steps(&mut self, count: f64) -> Result<JsValue, JsError> {
+        if !((1.0..=1e6).contains(&count) && count.fract() == 0.0) {
+            return Err(js_error(RbmError::setting(
+                "count",
+                count,
+                "a whole number between 1 and 1000000",
+            )));
+        }
+        let count = count as u32;
         let mut total_error = 0.0;
         let mut total_time = 0.0;
         let mut last = None;
-        for _ in 0..count.max(1) {
+        for _ in 0..count {
             let stats = self.inner.step(&now_ms).map_err(js_error)?;
             total_error += stats.reconstruction_error;
             total_time += stats.wall_time_ms;
             last = Some(stats);
         }
         let mut last = last.ok_or_else(|| JsError::new("no step was run"))?;
-        last.reconstruction_error = total_error / f64::from(count.max(1));
+        last.reconstruction_error = total_error / f64::from(count);
         last.wall_time_ms = total_time;
         to_js(&last)
+    }
+
+    /// Trains for about `budget_ms` of wall time: whole updates while time is left
+    /// (at most `max_updates`), and the current update in pieces, stopping between
+    /// pieces when the time is up, so that a long update does not block the caller.
+    /// Returns `{updates, last, in_progress, wall_time_ms}`.
+    #[wasm_bindgen(js_name = trainFor)]
+    pub fn train_for(&mut self, budget_ms: f64, max_updates: f64) -> Result<JsValue, JsError> {
+        if !(0.0..=60_000.0).contains(&budget_ms) {
+            return Err(js_error(RbmError::setting(
+                "budget_ms",
+                budget_ms,
+                "between 0 and 60000",
+            )));
+        }
+        let max_updates = if max_updates >= 1.0 {
+            max_updates.min(1e6) as u32
+        } else {
+            1
+        };
+        let started = now_ms();
+        let out_of_time = || now_ms() - started >= budget_ms;
+        let mut updates = 0u32;
+        let mut error_sum = 0.0;
+        let mut last = None;
+        while let Some(stats) = self
+            .inner
+            .advance(&now_ms, &out_of_time)
+            .map_err(js_error)?
+        {
+            updates += 1;
+            error_sum += stats.reconstruction_error;
+            last = Some(stats);
+            if updates >= max_updates || out_of_time() {
+                break;
+            }
+        }
+        if let Some(last) = last.as_mut() {
+            last.reconstruction_error = error_sum / f64::from(updates);
+        }
+        to_js(&SliceStats {
+            updates,
+            last,
+            in_progress: self.inner.update_in_progress(),
+            wall_time_ms: now_ms() - started,
+        })
+    }
+
+    /// Whether an update is part-way done (see `trainFor`).
+    #[wasm_bindgen(getter, js_name = updateInProgress)]
+    pub fn update_in_progress(&self) -> bool {
+        self.inner.update_in_progress()
     }
 
     #[wasm_bindgen(getter, js_name = stepsDone)]
@@ -312,15 +561,14 @@ impl JsTrainer {
 
     /// A copy of the current model, with the image shape and the training settings.
     pub fn model(&self) -> Result<JsRbm, JsError> {
-        let training = serde_json::json!({
-            "config": self.inner.config(),
-            "steps_done": self.inner.steps_done(),
-        });
         Ok(JsRbm {
             file: ModelFile {
                 model: self.inner.model().clone(),
                 image_shape: Some(self.image_shape),
-                training: Some(training),
+                training: Some(TrainingInfo {
+                    config: Some(self.inner.config().clone()),
+                    steps_done: self.inner.steps_done(),
+                }),
             },
         })
     }
@@ -357,50 +605,107 @@ impl JsTrainer {
         self.inner.model().hidden_bias().as_ptr()
     }
 
-    /// One point of each learning curve on the training set `train`:
-    /// `{pseudo_log_likelihood, log_likelihood_train, log_likelihood_held_out,
-    /// free_energy_gap, exact_unavailable}` (the held-out ones null).
-    pub fn evaluate(&mut self, train: &JsDataset) -> Result<JsValue, JsError> {
-        self.evaluate_on(train, None)
-    }
-
-    /// As `evaluate`, with a held-out set for its log-likelihood and the free-energy gap.
-    #[wasm_bindgen(js_name = evaluateWithHeldOut)]
-    pub fn evaluate_with_held_out(
-        &mut self,
-        train: &JsDataset,
-        held_out: &JsDataset,
-    ) -> Result<JsValue, JsError> {
-        self.evaluate_on(train, Some(held_out))
-    }
-
-    fn evaluate_on(
-        &mut self,
-        train: &JsDataset,
-        held_out: Option<&JsDataset>,
-    ) -> Result<JsValue, JsError> {
-        let held_out = held_out.map(|h| &h.inner.images);
+    /// One point of each learning curve, all at once: `{pseudo_log_likelihood,
+    /// log_likelihood_train, log_likelihood_held_out, free_energy_gap,
+    /// exact_unavailable}` (the held-out ones null without a held-out set).
+    pub fn evaluate(&mut self) -> Result<JsValue, JsError> {
         let evaluation = monitor::evaluate(
             self.inner.model(),
-            &train.inner.images,
-            held_out,
+            self.inner.data(),
+            self.held_out.as_ref(),
             &mut self.evaluation_rng,
         )
         .map_err(js_error)?;
         to_js(&evaluation)
     }
 
-    /// Mean `p(h_j = 1 | v)` of each hidden unit over the first 1,000 rows of `dataset`.
-    #[wasm_bindgen(js_name = hiddenMeanActivation)]
-    pub fn hidden_mean_activation(&self, dataset: &JsDataset) -> Result<Vec<f32>, JsError> {
-        let rows = monitor::first_rows(&dataset.inner.images, monitor::EVALUATION_ROWS);
-        monitor::hidden_mean_activation(self.inner.model(), &rows).map_err(js_error)
+    /// Starts a point of the learning curves on a snapshot of the current model, to be
+    /// computed by `advanceEvaluation` (any evaluation under way is dropped).
+    #[wasm_bindgen(js_name = startEvaluation)]
+    pub fn start_evaluation(&mut self) -> Result<(), JsError> {
+        self.evaluation = Some(
+            EvaluationJob::new(
+                self.inner.model().clone(),
+                self.inner.data(),
+                self.held_out.as_ref(),
+                &mut self.evaluation_rng,
+            )
+            .map_err(js_error)?,
+        );
+        Ok(())
     }
 
-    /// The exact `p_β(v)` of every visible state (bit i of the index is pixel i);
-    /// at most 16 visible units, so the page can afford it every frame.
+    /// Whether an evaluation is under way.
+    #[wasm_bindgen(getter, js_name = evaluationRunning)]
+    pub fn evaluation_running(&self) -> bool {
+        self.evaluation.is_some()
+    }
+
+    /// Works about `flop_budget` operations on the evaluation; when it completes,
+    /// returns `{...the curves' point, hidden_mean_activation}` and clears it, else
+    /// undefined.
+    #[wasm_bindgen(js_name = advanceEvaluation)]
+    pub fn advance_evaluation(&mut self, flop_budget: f64) -> Result<JsValue, JsError> {
+        let Some(job) = self.evaluation.as_mut() else {
+            return Err(JsError::new("no evaluation is under way"));
+        };
+        if !job
+            .advance(self.inner.data(), self.held_out.as_ref(), flop_budget)
+            .map_err(js_error)?
+        {
+            return Ok(JsValue::UNDEFINED);
+        }
+        #[derive(serde::Serialize)]
+        struct Point {
+            #[serde(flatten)]
+            evaluation: monitor::Evaluation,
+            hidden_mean_activation: Vec<f32>,
+        }
+        let point = Point {
+            evaluation: job.result().map_err(js_error)?,
+            hidden_mean_activation: job.hidden_mean_activation(),
+        };
+        self.evaluation = None;
+        to_js(&point)
+    }
+
+    /// Starts the exact `p_β(v)` of every visible state (at most 16 visible units) on
+    /// a snapshot of the current model, computed by `advanceDistribution`.
+    #[wasm_bindgen(js_name = startDistribution)]
+    pub fn start_distribution(&mut self, beta: f32) -> Result<(), JsError> {
+        check_beta(beta)?;
+        let m = self.inner.model().n_visible();
+        if m > MAX_DISTRIBUTION_UNITS {
+            return Err(js_error(RbmError::setting(
+                "visible units for the exact distribution",
+                m,
+                format!("at most {MAX_DISTRIBUTION_UNITS}"),
+            )));
+        }
+        self.distribution =
+            Some(VisibleDistributionJob::new(self.inner.model().clone(), beta).map_err(js_error)?);
+        Ok(())
+    }
+
+    /// Works about `flop_budget` operations on the exact p(v); when done, returns it
+    /// (bit i of the index is pixel i) and clears it, else undefined.
+    #[wasm_bindgen(js_name = advanceDistribution)]
+    pub fn advance_distribution(&mut self, flop_budget: f64) -> Result<Option<Vec<f64>>, JsError> {
+        let Some(job) = self.distribution.as_mut() else {
+            return Err(JsError::new("no exact distribution is under way"));
+        };
+        if !job.advance(flop_budget) {
+            return Ok(None);
+        }
+        let p = job.result();
+        self.distribution = None;
+        Ok(p)
+    }
+
+    /// The exact `p_β(v)` of every visible state at once (bit i of the index is pixel i).
     #[wasm_bindgen(js_name = visibleDistribution)]
     pub fn visible_distribution(&self, beta: f32) -> Result<Vec<f64>, JsError> {
+        check_beta(beta)?;
         let m = self.inner.model().n_visible();
         if m > MAX_DISTRIBUTION_UNITS {
             return Err(js_error(RbmError::setting(
@@ -428,18 +733,6 @@ fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
     serde_json::from_str(&text).map_err(|e| JsError::new(&format!("training settings: {e}")))
 }
 
-fn check_beta(beta: f32) -> Result<(), JsError> {
-    if (0.0..=10.0).contains(&beta) {
-        Ok(())
-    } else {
-        Err(js_error(RbmError::setting(
-            "beta",
-            beta,
-            "between 0 and 10",
-        )))
-    }
-}
-
 /// Block-Gibbs chains of a fixed model, for watching samples.
 #[wasm_bindgen(js_name = Chains)]
 pub struct JsChains {
@@ -449,14 +742,8 @@ pub struct JsChains {
 }
 
 impl JsChains {
-    fn with_model(model: Rbm, count: usize, seed: u32) -> Result<JsChains, JsError> {
-        if !(1..=crate::train::MAX_CHAINS).contains(&count) {
-            return Err(js_error(RbmError::setting(
-                "chain count",
-                count,
-                format!("between 1 and {}", crate::train::MAX_CHAINS),
-            )));
-        }
+    fn with_model(model: Rbm, count: f64, seed: u32) -> Result<JsChains, JsError> {
+        let count = limits::engine_count("chains", count).map_err(js_error)?;
         let mut rng = rng::seeded(u64::from(seed));
         let chains = GibbsChains::random(&model, count, &mut rng);
         Ok(JsChains { model, chains, rng })
@@ -477,16 +764,33 @@ impl JsChains {
 
 #[wasm_bindgen(js_class = Chains)]
 impl JsChains {
-    /// `count` chains (1 to 10,000) of `model` from uniform noise, with their own seed.
+    /// `count` chains (a whole number, 1 to 10,000) of `model` from uniform noise, with
+    /// their own seed.
     #[wasm_bindgen(constructor)]
-    pub fn new(model: &JsRbm, count: usize, seed: u32) -> Result<JsChains, JsError> {
+    pub fn new(model: &JsRbm, count: f64, seed: u32) -> Result<JsChains, JsError> {
         JsChains::with_model(model.file.model.clone(), count, seed)
     }
 
     /// `count` chains from uniform noise, sampling the trainer's current model.
     #[wasm_bindgen(js_name = forTrainer)]
-    pub fn for_trainer(trainer: &JsTrainer, count: usize, seed: u32) -> Result<JsChains, JsError> {
+    pub fn for_trainer(trainer: &JsTrainer, count: f64, seed: u32) -> Result<JsChains, JsError> {
         JsChains::with_model(trainer.inner.model().clone(), count, seed)
+    }
+
+    /// The chains' states and generator as bytes (see `snapshot.rs`).
+    pub fn snapshot(&self) -> Result<Vec<u8>, JsError> {
+        snapshot::chains_to_bytes(&self.chains, &self.rng).map_err(js_error)
+    }
+
+    /// Replaces the states and generator with saved ones (for a model of the same sizes).
+    #[wasm_bindgen(js_name = restoreSnapshot)]
+    pub fn restore_snapshot(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        let (chains, rng) =
+            snapshot::chains_from_bytes(bytes, self.model.n_visible(), self.model.n_hidden())
+                .map_err(js_error)?;
+        self.chains = chains;
+        self.rng = rng;
+        Ok(())
     }
 
     /// Restarts every chain from uniform noise.
@@ -518,6 +822,7 @@ impl JsChains {
     /// The free energy `F_β(v)` of each chain's visible state under the trainer's model.
     #[wasm_bindgen(js_name = freeEnergies)]
     pub fn free_energies(&self, trainer: &JsTrainer, beta: f32) -> Result<Vec<f64>, JsError> {
+        check_beta(beta)?;
         trainer
             .inner
             .model()
@@ -538,22 +843,24 @@ impl JsChains {
         Ok(())
     }
 
-    /// `steps` block-Gibbs steps at inverse temperature `beta` (0 to 10).
-    pub fn step(&mut self, steps: u32, beta: f32) -> Result<(), JsError> {
+    /// `steps` block-Gibbs steps (a whole number, 1 to 100,000) at inverse temperature
+    /// `beta` (0 to 10).
+    pub fn step(&mut self, steps: f64, beta: f32) -> Result<(), JsError> {
+        let steps = count("steps_per_frame", steps)?;
         check_beta(beta)?;
-        self.chains
-            .run(&self.model, steps as usize, beta, &mut self.rng);
+        self.chains.run(&self.model, steps, beta, &mut self.rng);
         Ok(())
     }
 
     /// `steps` block-Gibbs steps under the trainer's current model, without copying it:
     /// the chains follow the model as it learns.
     #[wasm_bindgen(js_name = stepWith)]
-    pub fn step_with(&mut self, trainer: &JsTrainer, steps: u32, beta: f32) -> Result<(), JsError> {
+    pub fn step_with(&mut self, trainer: &JsTrainer, steps: f64, beta: f32) -> Result<(), JsError> {
+        let steps = count("steps_per_frame", steps)?;
         let model = trainer.inner.model();
         self.check_sizes(model, "the trainer's model")?;
         check_beta(beta)?;
-        self.chains.run(model, steps as usize, beta, &mut self.rng);
+        self.chains.run(model, steps, beta, &mut self.rng);
         Ok(())
     }
 

@@ -31,7 +31,7 @@ fn config_object(config: &rbm_lab::TrainConfig) -> JsValue {
 
 #[wasm_bindgen_test]
 fn pinned_values_equal_the_native_ones() {
-    let data = JsDataset::bars_and_stripes(PINNED_SIDE).unwrap();
+    let data = JsDataset::bars_and_stripes(PINNED_SIDE as f64).unwrap();
     let mut trainer = JsTrainer::new(config_object(&pinned_config()), &data).unwrap();
     let mut last = JsValue::UNDEFINED;
     for _ in 0..PINNED_STEPS {
@@ -43,8 +43,8 @@ fn pinned_values_equal_the_native_ones() {
     let text = rbm.to_json().unwrap();
     let model = modelfile::from_json(&text).unwrap().model;
     let log_z = rbm.log_partition(1.0).unwrap();
-    let mut chains = JsChains::new(&rbm, 10, 3).unwrap();
-    chains.step(5, 1.0).unwrap();
+    let mut chains = JsChains::new(&rbm, 10.0, 3).unwrap();
+    chains.step(5.0, 1.0).unwrap();
     // The pointer is what JS turns into a Float32Array view.
     let visible =
         unsafe { std::slice::from_raw_parts(chains.visible_ptr(), 10 * model.n_visible()) };
@@ -66,7 +66,7 @@ fn pinned_values_equal_the_native_ones() {
 
 #[wasm_bindgen_test]
 fn create_train_sample_export_import() {
-    let data = JsDataset::bars_and_stripes(3).unwrap();
+    let data = JsDataset::bars_and_stripes(3.0).unwrap();
     assert_eq!((data.len(), data.rows(), data.cols()), (14, 3, 3));
     let config = js_object(
         r#"{"n_hidden": 8, "algorithm": "pcd", "k": 5, "batch_size": 7, "learning_rate": 0.05,
@@ -74,7 +74,7 @@ fn create_train_sample_export_import() {
     );
     let mut trainer = JsTrainer::new(config, &data).unwrap();
     let before = trainer.mean_log_likelihood(&data).unwrap();
-    trainer.steps(2000).unwrap();
+    trainer.steps(2000.0).unwrap();
     let after = trainer.mean_log_likelihood(&data).unwrap();
     // Natively these settings gain about 2.3 nats in 2,000 updates.
     assert!(after > before + 1.5, "log-likelihood {before} -> {after}");
@@ -87,8 +87,8 @@ fn create_train_sample_export_import() {
     assert_eq!(again.to_json().unwrap(), text);
     assert_eq!(again.mean_log_likelihood(&data).unwrap(), after);
 
-    let mut chains = JsChains::new(&again, 32, 1).unwrap();
-    chains.step(10, 1.0).unwrap();
+    let mut chains = JsChains::new(&again, 32.0, 1).unwrap();
+    chains.step(10.0, 1.0).unwrap();
     let visible = unsafe { std::slice::from_raw_parts(chains.visible_ptr(), 32 * 9) };
     assert!(visible.iter().all(|&v| v == 0.0 || v == 1.0));
     let probs = again.prob_hidden_given_visible(&visible[..9], 1.0).unwrap();
@@ -112,7 +112,7 @@ fn create_train_sample_export_import() {
 
 #[wasm_bindgen_test]
 fn bad_input_throws_with_the_core_message() {
-    let data = JsDataset::bars_and_stripes(3).unwrap();
+    let data = JsDataset::bars_and_stripes(3.0).unwrap();
     let bad = js_object(r#"{"learning_rate": -1.0}"#);
     let message = message_of(JsTrainer::new(bad, &data).err().unwrap());
     assert!(
@@ -133,20 +133,116 @@ fn bad_input_throws_with_the_core_message() {
     let message = message_of(JsDataset::from_packed(b"garbage", "all").err().unwrap());
     assert!(message.contains("RBMB header"), "{message}");
 
-    let message = message_of(JsDataset::bars_and_stripes(0).err().unwrap());
+    let message = message_of(JsDataset::bars_and_stripes(0.0).err().unwrap());
     assert!(message.contains("side = 0"), "{message}");
 
     let big = js_object(r#"{"n_hidden": 30, "algorithm": "exact", "batch_size": 2}"#);
-    let wide = JsDataset::from_pixels(&vec![0.0; 2 * 25 * 25], 25, 25).unwrap();
+    let wide = JsDataset::from_pixels(&vec![0.0; 2 * 25 * 25], 25.0, 25.0).unwrap();
     let message = message_of(JsTrainer::new(big, &wide).err().unwrap());
     assert!(message.contains("625 visible and 30 hidden"), "{message}");
 
-    let rbm = JsTrainer::new(JsValue::UNDEFINED, &JsDataset::bars_and_stripes(4).unwrap())
-        .unwrap()
-        .model()
-        .unwrap();
+    let rbm = JsTrainer::new(
+        JsValue::UNDEFINED,
+        &JsDataset::bars_and_stripes(4.0).unwrap(),
+    )
+    .unwrap()
+    .model()
+    .unwrap();
     let message = message_of(rbm.free_energy(&[1.0, 0.0], 1.0).err().unwrap());
     assert!(message.contains("not whole rows of 16"), "{message}");
-    let mut chains = JsChains::new(&rbm, 4, 1).unwrap();
-    assert!(message_of(chains.step(1, -1.0).err().unwrap()).contains("beta = -1"));
+    let mut chains = JsChains::new(&rbm, 4.0, 1).unwrap();
+    assert!(message_of(chains.step(1.0, -1.0).err().unwrap()).contains("beta = -1"));
+}
+
+/// The reliability issue's defects at the boundary, in the browser where usize is 32 bits.
+#[wasm_bindgen_test]
+fn outside_input_is_refused_without_a_trap() {
+    // Defect 1: a header-valid file with 50 million numbers elsewhere is refused from
+    // its length, and the engine keeps working afterwards (four times over).
+    let zeros = vec!["0"; 784].join(",");
+    let mut text = format!(
+        r#"{{"format":"rbm-lab-model","version":1,"n_visible":784,"n_hidden":1,"weights":[{zeros}],"visible_bias":[{zeros}],"hidden_bias":[0],"training":["#
+    );
+    text.push_str(&"0,".repeat(50_000_000));
+    text.push_str("0]}");
+    for _ in 0..4 {
+        let message = message_of(JsRbm::from_json(&text).err().unwrap());
+        assert!(
+            message.contains("far more than a 784 x 1 model needs"),
+            "{message}"
+        );
+    }
+    drop(text);
+    let data = JsDataset::bars_and_stripes(3.0).unwrap();
+    let trainer = JsTrainer::new(js_object(r#"{"batch_size": 7}"#), &data).unwrap();
+    assert!(trainer.model().unwrap().to_json().is_ok());
+
+    // Defect 5: sizes that wrap to small numbers in 32 bits.
+    let wrapped = r#"{"format":"rbm-lab-model","version":1,"n_visible":65536,"n_hidden":65536,"weights":[],"visible_bias":[],"hidden_bias":[]}"#;
+    assert!(message_of(JsRbm::from_json(wrapped).err().unwrap()).contains("65536 x 65536"));
+    let mut packed = b"RBMB\x01".to_vec();
+    packed.extend_from_slice(&(1u32 << 19).to_le_bytes());
+    packed.extend_from_slice(&[0, 1, 0, 1, 0]);
+    assert!(
+        message_of(JsDataset::from_packed(&packed, "all").err().unwrap())
+            .contains("more than this engine can hold")
+    );
+    assert!(JsDataset::from_pixels(&[0.0; 4], 2_147_484_040.0, 2.0).is_err());
+
+    // Defect 13: counts are whole numbers and β is a finite number in range.
+    let rbm = trainer.model().unwrap();
+    assert!(message_of(JsChains::new(&rbm, 1.7, 1).err().unwrap())
+        .contains("chains = 1.7 is not allowed: a whole number"));
+    assert!(JsChains::new(&rbm, -1.0, 1).is_err());
+    assert!(message_of(rbm.log_partition(f32::NAN).err().unwrap()).contains("beta = NaN"));
+    let mut chains = JsChains::new(&rbm, 2.0, 1).unwrap();
+    assert!(chains.step(1e8, 1.0).is_err());
+    assert!(chains.free_energies(&trainer, f32::NAN).is_err());
+}
+
+#[wasm_bindgen_test]
+fn slices_snapshots_and_jobs_work_through_the_boundary() {
+    let data = JsDataset::bars_and_stripes(4.0).unwrap();
+    let config = r#"{"n_hidden": 6, "algorithm": "pcd", "k": 4, "batch_size": 10, "persistent_chains": 20, "seed": 5}"#;
+    let mut whole = JsTrainer::new(js_object(config), &data).unwrap();
+    whole.steps(30.0).unwrap();
+    let mut sliced = JsTrainer::new(js_object(config), &data).unwrap();
+    // A zero budget finishes one piece per call: the run is the same as whole updates.
+    let mut calls = 0;
+    while sliced.steps_done() < 30.0 {
+        sliced.train_for(0.0, 1.0).unwrap();
+        calls += 1;
+    }
+    assert!(calls > 30, "{calls}");
+    assert_eq!(
+        sliced.model().unwrap().to_json().unwrap(),
+        whole.model().unwrap().to_json().unwrap()
+    );
+
+    let bytes = sliced.snapshot().unwrap();
+    let evaluation = sliced.evaluation_state().unwrap();
+    let mut restored = JsTrainer::from_snapshot(&bytes, &evaluation, &data).unwrap();
+    restored.steps(5.0).unwrap();
+    whole.steps(5.0).unwrap();
+    assert_eq!(
+        restored.model().unwrap().to_json().unwrap(),
+        whole.model().unwrap().to_json().unwrap()
+    );
+
+    restored.start_evaluation().unwrap();
+    let mut point = JsValue::UNDEFINED;
+    while point.is_undefined() {
+        point = restored.advance_evaluation(1.0).unwrap();
+    }
+    let point: serde_json::Value = serde_wasm_bindgen::from_value(point).unwrap();
+    assert!(point["log_likelihood_train"].as_f64().unwrap() < 0.0);
+    assert_eq!(point["hidden_mean_activation"].as_array().unwrap().len(), 6);
+
+    restored.start_distribution(1.0).unwrap();
+    let p = loop {
+        if let Some(p) = restored.advance_distribution(1.0).unwrap() {
+            break p;
+        }
+    };
+    assert_eq!(p, restored.visible_distribution(1.0).unwrap());
 }
