@@ -15,6 +15,8 @@ export const SITE_FILES = Object.freeze([
   'www/charts.js',
   'www/render.js',
   'www/datainput.js',
+  'www/engine.js',
+  'www/storage.js',
   'www/style.css',
   // Third-party code, copied from node_modules by ./lab (vendor_js).
   'www/vendor/uPlot.esm.js',

@@ -1,7 +1,13 @@
 // The user's own data: a drawing grid (keyboard reachable: each cell is a toggle
-// button) and loading of CSV or PNG files into 0/1 pixels.
+// button) and loading of PNG files into 0/1 pixels (CSV files are parsed by the engine).
+// Sizes come from the engine's table of ranges (settings.js LIMITS): `image_side` for
+// loaded images, `draw_side` for the grid.
+import { LIMITS } from './settings.js';
 
-export const MAX_LOADED_SIDE = 64;
+/** The largest side of a loaded image. */
+export function maxLoadedSide() {
+  return LIMITS.image_side.page.max;
+}
 
 export class DrawEditor {
   constructor({ grid, list, sideInput, onChange }) {
@@ -32,7 +38,8 @@ export class DrawEditor {
   }
 
   setSide(side) {
-    this.side = Math.min(16, Math.max(2, Math.round(side) || 6));
+    const { min, max } = LIMITS.draw_side.page;
+    this.side = Math.min(max, Math.max(min, Math.round(side) || 6));
     this.sideInput.value = this.side;
     this.grid.style.gridTemplateColumns = `repeat(${this.side}, 1fr)`;
     this.grid.replaceChildren(
@@ -104,27 +111,53 @@ export function patternsToPixels(patterns) {
   return Float32Array.from(patterns.flat());
 }
 
-/** Parses a CSV (or whitespace-separated) file of 0/1 rows of rows x cols values. */
-export function parseCsv(text, rows, cols) {
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  if (lines.length === 0) throw new Error('the file has no rows');
-  const size = rows * cols;
-  const pixels = new Float32Array(lines.length * size);
-  lines.forEach((line, r) => {
-    const cells = line.split(/[\s,;]+/).filter(Boolean);
-    if (cells.length !== size) {
-      throw new Error(`row ${r + 1} has ${cells.length} values; a ${rows} x ${cols} image needs ${size}`);
-    }
-    cells.forEach((cell, c) => {
-      if (cell !== '0' && cell !== '1') throw new Error(`row ${r + 1}, value ${c + 1} is "${cell}"; only 0 and 1 are allowed`);
-      pixels[r * size + c] = cell === '1' ? 1 : 0;
-    });
-  });
-  return { pixels, rows, cols, count: lines.length };
+/** CSV files are read up to this size (the engine parses them; see data::parse_csv). */
+export const MAX_CSV_BYTES = 64e6;
+/** Most PNG images read at once. */
+export const MAX_PNG_FILES = 10_000;
+
+/**
+ * The 0/1 pixels of one decoded image: a pixel is on when it is darker than mid-grey
+ * and not transparent. `rgba` holds width x height RGBA bytes, row by row.
+ */
+export function thresholdPixels(rgba, width, height) {
+  const count = width * height;
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0) || rgba.length !== count * 4) {
+    throw new Error(`an image of ${width} x ${height} needs ${count * 4} bytes of pixels, not ${rgba.length}`);
+  }
+  const pixels = new Float32Array(count);
+  for (let p = 0; p < count; p++) {
+    const luminance = (0.299 * rgba[p * 4] + 0.587 * rgba[p * 4 + 1] + 0.114 * rgba[p * 4 + 2]) / 255;
+    pixels[p] = rgba[p * 4 + 3] >= 128 && luminance < 0.5 ? 1 : 0;
+  }
+  return pixels;
 }
 
-/** Thresholds PNG images: a pixel is on when it is darker than mid-grey and not transparent. */
+/**
+ * Combines decoded images `{name, rows, cols, pixels}` into one set, or throws saying
+ * which image does not fit. Sizes are stated as rows x columns everywhere.
+ */
+export function combineImages(images) {
+  if (images.length === 0) throw new Error('choose one or more PNG images');
+  if (images.length > MAX_PNG_FILES) throw new Error(`${images.length} images are more than ${MAX_PNG_FILES.toLocaleString('en')}`);
+  const [first] = images;
+  for (const im of images) {
+    if (im.rows > maxLoadedSide() || im.cols > maxLoadedSide() || im.rows < 1 || im.cols < 1) {
+      throw new Error(`${im.name} is ${im.rows} rows x ${im.cols} columns; images must be at most ${maxLoadedSide()} x ${maxLoadedSide()}`);
+    }
+    if (im.rows !== first.rows || im.cols !== first.cols) {
+      throw new Error(`${im.name} is ${im.rows} rows x ${im.cols} columns but ${first.name} is ${first.rows} x ${first.cols}; all images must share one size`);
+    }
+  }
+  const size = first.rows * first.cols;
+  const pixels = new Float32Array(images.length * size);
+  images.forEach((im, k) => pixels.set(im.pixels, k * size));
+  return { pixels, rows: first.rows, cols: first.cols, count: images.length, name: images.length === 1 ? first.name : `${images.length} images` };
+}
+
+/** Decodes and thresholds PNG files with the browser's own decoder. */
 export async function parsePngs(files) {
+  if (files.length > MAX_PNG_FILES) throw new Error(`${files.length} images are more than ${MAX_PNG_FILES.toLocaleString('en')}`);
   const images = [];
   for (const file of files) {
     let bitmap;
@@ -133,34 +166,17 @@ export async function parsePngs(files) {
     } catch {
       throw new Error(`${file.name} is not an image this browser can read`);
     }
-    if (bitmap.width > MAX_LOADED_SIDE || bitmap.height > MAX_LOADED_SIDE) {
-      throw new Error(`${file.name} is ${bitmap.width} x ${bitmap.height}; images must be at most ${MAX_LOADED_SIDE} x ${MAX_LOADED_SIDE}`);
+    const { width, height } = bitmap;
+    if (width > maxLoadedSide() || height > maxLoadedSide()) {
+      bitmap.close();
+      throw new Error(`${file.name} is ${height} rows x ${width} columns; images must be at most ${maxLoadedSide()} x ${maxLoadedSide()}`);
     }
-    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const canvas = new OffscreenCanvas(width, height);
     const context = canvas.getContext('2d');
     context.drawImage(bitmap, 0, 0);
-    const { data } = context.getImageData(0, 0, bitmap.width, bitmap.height);
-    const pixels = new Float32Array(bitmap.width * bitmap.height);
-    for (let p = 0; p < pixels.length; p++) {
-      const luminance = (0.299 * data[p * 4] + 0.587 * data[p * 4 + 1] + 0.114 * data[p * 4 + 2]) / 255;
-      pixels[p] = data[p * 4 + 3] >= 128 && luminance < 0.5 ? 1 : 0;
-    }
-    images.push({ name: file.name, rows: bitmap.height, cols: bitmap.width, pixels });
+    bitmap.close();
+    const { data } = context.getImageData(0, 0, width, height);
+    images.push({ name: file.name, rows: height, cols: width, pixels: thresholdPixels(data, width, height) });
   }
-  const [first] = images;
-  const odd = images.find((im) => im.rows !== first.rows || im.cols !== first.cols);
-  if (odd) throw new Error(`${odd.name} is ${odd.cols} x ${odd.rows} but ${first.name} is ${first.cols} x ${first.rows}; all images must share one size`);
-  const pixels = new Float32Array(images.length * first.pixels.length);
-  images.forEach((im, k) => pixels.set(im.pixels, k * first.pixels.length));
-  return { pixels, rows: first.rows, cols: first.cols, count: images.length };
-}
-
-export async function readDataFiles(files, rows, cols) {
-  if (files.length === 0) throw new Error('choose a file');
-  if (files.every((f) => f.type === 'image/png' || f.name.toLowerCase().endsWith('.png'))) return parsePngs(files);
-  if (files.length > 1) throw new Error('choose one CSV file, or one or more PNG images');
-  if (!(rows >= 1 && rows <= MAX_LOADED_SIDE && cols >= 1 && cols <= MAX_LOADED_SIDE)) {
-    throw new Error(`image rows and columns must be between 1 and ${MAX_LOADED_SIDE}`);
-  }
-  return parseCsv(await files[0].text(), rows, cols);
+  return combineImages(images);
 }

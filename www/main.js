@@ -1,11 +1,17 @@
-// The page: builds the controls from the settings table, keeps every setting in the URL
-// hash, sends commands to the engine's worker and draws what it sends back at the
-// display's frame rate. The main thread never trains or samples.
-import { SETTINGS, DATASETS, DEFAULTS, parseHash, toHash, trainingSettings, withDefaults,
+// The page: builds the controls from the settings table, keeps the running settings in
+// the URL hash, sends commands to the engine's worker (through a watchdog that replaces
+// a dead worker) and draws what it sends back at the display's frame rate. The main
+// thread never trains or samples.
+//
+// Two sets of settings: `values`, what the form shows, and `running`, what the worker
+// reports it runs. The hash always holds `running`; a setting the worker refuses puts
+// the form back to `running`, so nothing on screen claims a run that is not happening.
+import { SETTINGS, DATASETS, DEFAULTS, LIMITS, applyLimits, rangeProblem, parseHash, toHash, withDefaults,
   encodePatterns, decodePatterns } from './settings.js';
+import { EngineConnection } from './engine.js';
 import { LineChart } from './charts.js';
 import { drawImages, drawFilters, drawSignedImage, drawBars, drawDistribution } from './render.js';
-import { DrawEditor, patternsToPixels, readDataFiles } from './datainput.js';
+import { DrawEditor, patternsToPixels, parsePngs, MAX_CSV_BYTES } from './datainput.js';
 
 const $ = (id) => document.getElementById(id);
 const CHAIN_SETTINGS = ['chains', 'beta', 'steps_per_frame', 'chain_start', 'chain_show'];
@@ -15,13 +21,28 @@ const MODEL_KEYS = new Set(['data', 'side', 'n_hidden', 'seed', 'chains']);
 const TRAINING_KEYS = new Set(['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains']);
 const STRIP_FRAMES = 16;
 const FREE_ENERGY_CHAINS = 6;
+/** The page reads model files up to this size (a 784 x 2000 model takes about 20 MB). */
+const MAX_MODEL_FILE_BYTES = 160e6;
+/** A second crash within this time of the first is not restored automatically. */
+const CRASH_WINDOW_MS = 30000;
 const LABELS = {
   cd: 'CD-k', pcd: 'PCD-k', gibbs: 'Gibbs from noise', exact: 'Exact (enumeration)',
   noise: 'noise', data: 'training images', sample: 'sampled states', mean: 'probabilities p(v | h)',
 };
 
-let values = parseHash(location.hash);
-let loadedData = null; // {pixels, rows, cols, count} from a file
+let values = null; // what the form shows
+let running = null; // what the worker runs
+let runId = null;
+let loadedData = null; // {pixels, rows, cols, count, name} from a file
+let pendingData = null; // 'drawn' or 'loaded' while waiting for patterns or a file
+let lastChange = null; // {label, value}: the setting changed last, for crash messages
+let lastAction = 'starting';
+let sent = 0; // settings commands sent, and the last one the worker has applied
+let applied = 0;
+let recovering = null;
+let crashTimes = [];
+let savedRuns = [];
+let lastAutosave = null;
 let latest = null; // newest frame, drawn on the next animation frame
 let learned = null; // newest weights, drawn on the next animation frame
 let training = false;
@@ -30,13 +51,13 @@ let errorText = null; // shown until the next command
 let lastChainSteps = 0;
 let lastVisited = 0;
 let currentShape = [1, 1]; // image shape of the model being drawn
+let formBuilt = false;
 const strip = [];
 
 // ---- controls, built from the table -------------------------------------------------
 
 function buildField(setting) {
   const label = document.createElement('label');
-  label.title = setting.help;
   label.id = `field-${setting.id}`;
   label.append(setting.label);
   let input;
@@ -45,27 +66,39 @@ function buildField(setting) {
     for (const option of setting.options) {
       input.append(new Option(setting.id === 'data' ? DATASETS[option] : LABELS[option] ?? option, option));
     }
+    label.title = setting.help;
   } else {
     input = document.createElement('input');
     input.type = 'number';
     input.min = setting.min;
     input.max = setting.max;
-    input.step = setting.kind === 'int' ? '1' : 'any';
-    input.inputMode = setting.kind === 'int' ? 'numeric' : 'decimal';
+    input.step = setting.integer ? '1' : 'any';
+    input.inputMode = setting.integer ? 'numeric' : 'decimal';
+    label.title = `${setting.help} Allowed: ${setting.allowed}.`;
   }
   input.id = setting.id;
   input.name = setting.id;
-  input.title = setting.help;
+  input.title = label.title;
   input.addEventListener('change', () => onSettingChange(setting.id));
   label.append(input);
   return label;
 }
 
-for (const setting of SETTINGS) {
-  $(CHAIN_SETTINGS.includes(setting.id) ? 'chain-fields' : 'fields').append(buildField(setting));
+function buildForm() {
+  for (const setting of SETTINGS) {
+    $(CHAIN_SETTINGS.includes(setting.id) ? 'chain-fields' : 'fields').append(buildField(setting));
+  }
+  // The data panel's own sizes come from the same table.
+  for (const [id, row] of [['draw-side', 'draw_side'], ['load-rows', 'image_side'], ['load-cols', 'image_side']]) {
+    Object.assign($(id), { min: LIMITS[row].page.min, max: LIMITS[row].page.max });
+  }
+  $('max-side').textContent = String(LIMITS.image_side.page.max);
+  buildEditor();
+  formBuilt = true;
 }
 
 function showValues() {
+  if (!formBuilt) return;
   for (const setting of SETTINGS) $(setting.id).value = String(values[setting.id]);
   $('field-side').hidden = values.data !== 'bars';
   $('field-persistent_chains').hidden = values.algorithm !== 'pcd';
@@ -76,59 +109,105 @@ function showValues() {
 
 function readValue(setting) {
   const raw = $(setting.id).value;
-  return setting.kind === 'choice' ? raw : Number(raw);
+  if (setting.kind === 'choice') return raw;
+  // An empty field is not 0: it is refused with the allowed range.
+  return raw.trim() === '' ? NaN : Number(raw);
 }
 
 function saveHash() {
-  history.replaceState(null, '', toHash(values));
+  if (running) history.replaceState(null, '', toHash(running));
+}
+
+function label(id) {
+  return SETTINGS.find((s) => s.id === id)?.label ?? id;
 }
 
 function onSettingChange(id) {
   const setting = SETTINGS.find((s) => s.id === id);
   const value = readValue(setting);
+  if (setting.kind !== 'choice') {
+    const problem = rangeProblem(id, value);
+    if (problem) {
+      showError(`${setting.label}: ${problem}`);
+      $(id).value = String(values[id]);
+      return;
+    }
+  }
+  lastChange = { label: setting.label, value };
   if (id === 'data') {
     // A new data set brings its own defaults; the seed stays.
     values = withDefaults({ ...DEFAULTS[value], data: value, seed: values.seed, patterns: values.patterns });
-  } else {
-    values = { ...values, [id]: value };
+    showValues();
+    configure();
+    return;
   }
-  if (id === 'data' || id === 'algorithm') showValues();
-  saveHash();
+  values = { ...values, [id]: value };
+  if (id === 'algorithm') showValues();
   if (MODEL_KEYS.has(id)) configure();
-  else if (TRAINING_KEYS.has(id)) send('retune', { settings: workerSettings() });
-  else send('view', { settings: workerSettings() });
+  else sendSettings(TRAINING_KEYS.has(id) ? 'retune' : 'view');
 }
 
-// ---- the worker ------------------------------------------------------------------------
+// ---- the engine ----------------------------------------------------------------------------
 
-const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+const engine = new EngineConnection({
+  url: new URL('./worker.js', import.meta.url),
+  onMessage,
+  onRestart,
+  onUnavailable: (reason) => {
+    setStatus(`The engine could not start: ${reason}. Reload the page; if that does not help, this browser may lack WebAssembly in workers.`);
+  },
+});
 
 function send(command, extra = {}) {
   errorText = null;
-  worker.postMessage({ command, ...extra });
+  lastAction = { train: 'training', chains: 'running the chains', chainStep: 'stepping the chains', step: 'making one update',
+    load: 'loading a model file', restore: 'restoring a saved run', configure: 'building a model' }[command] ?? lastAction;
+  engine.send(command, extra);
 }
 
-function workerSettings() {
-  return { ...values, training: trainingSettings(values) };
+/** The settings the worker needs, with the command's sequence number. */
+function sendSettings(command, extra = {}) {
+  sent += 1;
+  send(command, { settings: { ...values }, seq: sent, ...extra });
 }
 
-function dataPayload() {
-  if (values.data === 'drawn') {
-    const drawn = decodePatterns(values.patterns);
-    if (!drawn || drawn.patterns.length === 0) return {};
-    return { pixels: patternsToPixels(drawn.patterns), shape: [drawn.side, drawn.side] };
+const MISSING = Symbol('missing data');
+
+/** Pixels of drawn or loaded images for the chosen data, MISSING when there are none yet. */
+function dataPayload(settings) {
+  if (settings.data === 'drawn') {
+    const drawn = decodePatterns(settings.patterns);
+    if (drawn.error || drawn.patterns.length === 0) return MISSING;
+    return { pixels: patternsToPixels(drawn.patterns), rows: drawn.side, cols: drawn.side };
   }
-  if (values.data === 'loaded' && loadedData) {
-    return { pixels: loadedData.pixels, shape: [loadedData.rows, loadedData.cols] };
+  if (settings.data === 'loaded') {
+    if (!loadedData) return MISSING;
+    return { pixels: loadedData.pixels, rows: loadedData.rows, cols: loadedData.cols, name: loadedData.name };
   }
-  return {};
+  return null;
 }
 
 function configure() {
+  const data = dataPayload(values);
+  if (data === MISSING) {
+    pendingData = values.data;
+    setNote(values.data === 'drawn'
+      ? 'Draw a pattern on the grid, press Add pattern, repeat for a few, then press Train on these.'
+      : 'Choose a CSV file or PNG images in the Data panel.');
+    if (!running) buildFallback();
+    return;
+  }
+  pendingData = null;
   setTraining(false);
   setChainsPlaying(false);
   setStatus('Building the model…');
-  send('configure', { settings: workerSettings(), ...dataPayload() });
+  sendSettings('configure', { data });
+}
+
+/** When nothing runs yet and the chosen data cannot be built: MNIST's defaults meanwhile. */
+function buildFallback() {
+  sent += 1;
+  send('configure', { settings: withDefaults({ data: 'mnist', seed: values.seed }), seq: sent, data: null });
 }
 
 function setTraining(on) {
@@ -147,36 +226,205 @@ function setStatus(text) {
   $('status').textContent = text;
 }
 
-worker.onmessage = ({ data }) => {
+/** A message about something that went wrong, kept on screen until the next command. */
+function showError(text) {
+  errorText = `Error: ${text}`;
+  setStatus(errorText);
+}
+
+/** A plain note (not an error): what to do next. */
+function setNote(text) {
+  errorText = text;
+  setStatus(text);
+}
+
+function showNotice(text) {
+  $('notice-text').textContent = text;
+  $('notice').hidden = !text;
+}
+
+/** The form and the hash follow what the worker runs. */
+function adopt(settings) {
+  running = settings;
+  if (pendingData) return saveHash();
+  values = { ...settings };
+  showValues();
+  saveHash();
+}
+
+function onMessage(data) {
   switch (data.status) {
     case 'engine-ready':
-      configure();
+      engineReady(data.limits);
       return;
     case 'error':
-      setTraining(false);
-      errorText = `Error: ${data.message}`;
-      setStatus(errorText);
+      if (data.seq !== undefined) applied = Math.max(applied, data.seq);
+      if (data.running) {
+        pendingData = null;
+        adopt(data.running);
+      }
+      showError(data.message);
+      if (!data.running && !running) buildFallback();
+      return;
+    case 'note':
+      setNote(data.message);
+      return;
+    case 'warning':
+      showNotice(data.message);
+      return;
+    case 'busy':
+      setStatus(`Working: ${data.what} (about ${Math.max(1, Math.round(data.expectedMs / 1000))} s)…`);
       return;
     case 'saved':
-      download(data.text);
+      download(data.text, data.fileName);
       return;
     case 'loaded-model':
-      values = { ...values, n_hidden: data.nHidden };
-      showValues();
-      saveHash();
+      pendingData = null;
+      adopt(data.running);
+      setNote(`Model loaded: ${running.n_hidden} hidden units, step ${data.stepsDone.toLocaleString('en')}. Press Train to go on training it.`);
+      return;
+    case 'data-parsed':
+      useLoadedData(data);
+      return;
+    case 'data-error':
+      $('load-status').textContent = `Could not use the file: ${data.message}`;
+      return;
+    case 'runs':
+      savedRuns = data.runs;
+      if (data.unavailable) $('autosave-status').textContent = `Autosave is unavailable here: ${data.unavailable}.`;
+      if (recovering?.waitingForRuns) recover();
+      else showSavedRun();
+      return;
+    case 'kept':
+      send('runs');
+      return;
+    case 'autosaved':
+      lastAutosave = data.meta;
+      $('autosave-status').textContent = `Saved in this browser at ${new Date(data.meta.savedAt).toLocaleTimeString('en-GB')} (step ${data.meta.stepsDone.toLocaleString('en')}); a reload offers it back.`;
+      return;
+    case 'restored':
+      restored(data);
       return;
     default:
       receiveFrame(data);
   }
-};
+}
+
+function engineReady(limits) {
+  if (!formBuilt) {
+    applyLimits(limits);
+    buildForm();
+    const { values: fromHash, problems } = parseHash(location.hash);
+    values = fromHash;
+    if (problems.length) showNotice(`Some settings in the address were not used: ${problems.join('; ')}.`);
+    showValues();
+    restoreDrawn();
+    configure();
+    send('runs');
+    return;
+  }
+  if (recovering) {
+    recovering.waitingForRuns = true;
+    send('runs');
+  }
+}
+
+// ---- a dead worker ---------------------------------------------------------------------------
+
+function onRestart(reason) {
+  const now = performance.now();
+  crashTimes = crashTimes.filter((t) => now - t < CRASH_WINDOW_MS);
+  crashTimes.push(now);
+  recovering = { reason, action: lastAction, repeated: crashTimes.length > 1 };
+  setTraining(false);
+  setChainsPlaying(false);
+  showNotice(`The engine stopped while ${recovering.action}: ${reason}. Starting a fresh one…`);
+  setStatus('Restarting the engine…');
+}
+
+/** After a restart: the last good model and settings, paused; never the same crash twice. */
+function recover() {
+  const { reason, action, repeated } = recovering;
+  recovering = null;
+  const suspect = lastChange ? `${lastChange.label} = ${lastChange.value}` : `Hidden units = ${running?.n_hidden}`;
+  if (repeated) {
+    showNotice(`The engine stopped again while ${action}: ${reason}. To avoid a loop it was started with the defaults `
+      + `instead of the last settings. The last setting changed, ${suspect}, may be the cause: choose a smaller value. `
+      + 'Your saved run is listed below.');
+    values = withDefaults({ data: running?.data === 'drawn' || running?.data === 'loaded' ? 'mnist' : running?.data ?? 'mnist' });
+    running = null;
+    lastChange = null;
+    showValues();
+    configure();
+    showSavedRun();
+    return;
+  }
+  const saved = savedRuns.find((run) => run.id === runId);
+  if (saved) {
+    showNotice(`The engine stopped while ${action}: ${reason}. It was restarted and the last good model `
+      + `(step ${saved.stepsDone.toLocaleString('en')}, saved at ${new Date(saved.savedAt).toLocaleTimeString('en-GB')}) `
+      + `is restored, paused. If it stops again, change ${suspect}.`);
+    send('restore', { id: saved.id });
+    return;
+  }
+  showNotice(`The engine stopped while ${action}: ${reason}. It was restarted; nothing had been saved yet, so the model `
+    + `was built afresh from the last settings, paused. If it stops again, change ${suspect}.`);
+  if (running) values = { ...running };
+  showValues();
+  configure();
+}
+
+// ---- saved runs -----------------------------------------------------------------------------
+
+function showSavedRun() {
+  const other = savedRuns.find((run) => run.id !== runId);
+  $('saved-run').hidden = !other;
+  if (!other) return;
+  $('saved-run').dataset.id = other.id;
+  $('saved-run-text').textContent = `Saved run: ${other.title}, saved ${ago(other.savedAt)}.`;
+}
+
+function ago(time) {
+  const seconds = Math.max(0, (Date.now() - time) / 1000);
+  if (seconds < 90) return 'just now';
+  if (seconds < 5400) return `${Math.round(seconds / 60)} minutes ago`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} hours ago`;
+  return `on ${new Date(time).toLocaleDateString('en-GB')}`;
+}
+
+function restored({ meta, running: settings, data, curves }) {
+  runId = meta.id;
+  pendingData = null;
+  if (settings.data === 'loaded' && data) {
+    loadedData = { pixels: data.pixels, rows: data.rows, cols: data.cols, count: data.pixels.length / (data.rows * data.cols), name: data.name };
+    $('load-status').textContent = `${plural(loadedData.count, 'image')} of ${loadedData.rows} rows x ${loadedData.cols} columns (restored).`;
+  }
+  adopt(settings);
+  restoreDrawn();
+  clearCharts();
+  strip.length = 0;
+  for (const [step, error] of curves.recon) charts.recon.push(step, [error]);
+  for (const e of curves.evaluation) recordEvaluation(e);
+  if (!$('notice').hidden && !/restored/.test($('notice-text').textContent)) showNotice('');
+  setNote(`Restored: ${meta.title}. Paused; press Train to go on.`);
+  send('runs');
+}
+
+// ---- frames ------------------------------------------------------------------------------------
 
 function receiveFrame(frame) {
   currentShape = frame.shape;
+  if (frame.runId !== runId) {
+    runId = frame.runId;
+    showSavedRun();
+  }
   if (frame.status === 'ready') {
     clearCharts();
     strip.length = 0;
     lastChainSteps = 0;
   }
+  if (frame.seq !== undefined) applied = frame.seq;
+  if (JSON.stringify(frame.running) !== JSON.stringify(running) && (applied >= sent || !running)) adopt(frame.running);
   setTraining(frame.training);
   setChainsPlaying(frame.chainsPlaying);
   if (frame.stats) charts.recon.push(frame.stats.step, [frame.stats.reconstruction_error]);
@@ -233,8 +481,9 @@ function recordChains(frame) {
     if (strip.length > STRIP_FRAMES) strip.shift();
   }
   lastChainSteps = chainSteps;
-  $('small-model').hidden = !distribution;
-  $('small-note').textContent = distribution ? ''
+  const small = frame.shape[0] * frame.shape[1] <= 16;
+  $('small-model').hidden = !small;
+  $('small-note').textContent = small ? (distribution ? '' : 'Computing the exact p(v)…')
     : 'The exact p(v) is shown for models with at most 16 visible units, such as 4 x 4 bars and stripes.';
   if (!distribution) return;
   if (distribution.visited < lastVisited || distribution.visited === 0) charts.tv.clear();
@@ -254,39 +503,60 @@ function describe(frame) {
     parts.push(`update/weight ${s.update_ratio.toExponential(1)}`);
   }
   const state = { ready: 'Ready.', training: 'Training.', paused: 'Paused.', finished: 'Run complete.',
-    sampling: 'Training paused; chains sampling.' }[frame.status] ?? '';
+    sampling: 'Training paused; chains sampling.', finishing: 'Pausing: finishing the current update…' }[frame.status] ?? '';
   return `${state} ${parts.join(' · ')}`;
 }
 
+/** A number for a progress bar: 0 unless finite (a bar given NaN stops the page's drawing). */
+function fraction(x) {
+  return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
+}
+
+function drawFrame(frame) {
+  const [rows, cols] = frame.shape;
+  const count = frame.samples.length / (rows * cols);
+  drawImages($('samples'), frame.samples, count, rows, cols);
+  if (strip.length) drawImages($('strip'), strip.flatMap((s) => Array.from(s)), strip.length, rows, cols, strip.length);
+  if (frame.distribution) drawDistribution($('distribution'), frame.distribution.exact, frame.distribution.empirical);
+  const tv = frame.distribution?.tv;
+  $('chain-status').textContent = `chain step ${frame.chainSteps}` + (typeof tv === 'number'
+    ? ` · total-variation distance ${tv.toFixed(3)} over ${frame.distribution.visited.toLocaleString('en')} visited states` : '');
+  $('status').textContent = errorText ?? describe(frame);
+  const perEpoch = frame.stepsPerEpoch || 1;
+  $('epoch-progress').value = fraction((frame.stepsDone % perEpoch) / perEpoch);
+  $('run-progress').value = fraction(frame.stepsDone / (perEpoch * frame.epochs));
+}
+
+let drawProblem = null;
+
 function draw() {
-  if (latest) {
-    const frame = latest;
-    latest = null;
-    const [rows, cols] = frame.shape;
-    const count = frame.samples.length / (rows * cols);
-    drawImages($('samples'), frame.samples, count, rows, cols);
-    if (strip.length) drawImages($('strip'), strip.flatMap((s) => Array.from(s)), strip.length, rows, cols, strip.length);
-    if (frame.distribution) drawDistribution($('distribution'), frame.distribution.exact, frame.distribution.empirical);
-    const tv = frame.distribution?.tv;
-    $('chain-status').textContent = `chain step ${frame.chainSteps}` + (typeof tv === 'number'
-      ? ` · total-variation distance ${tv.toFixed(3)} over ${frame.distribution.visited.toLocaleString('en')} visited states` : '');
-    $('status').textContent = errorText ?? describe(frame);
-    const perEpoch = frame.stepsPerEpoch || 1;
-    $('epoch-progress').value = (frame.stepsDone % perEpoch) / perEpoch;
-    $('run-progress').value = Math.min(1, frame.stepsDone / (perEpoch * frame.epochs));
+  try {
+    if (latest) {
+      const frame = latest;
+      latest = null;
+      drawFrame(frame);
+    }
+    if (learned) {
+      const model = learned;
+      learned = null;
+      drawLearned(model);
+    }
+  } catch (error) {
+    // Drawing must never stop for good: report once, keep the loop.
+    if (!drawProblem) {
+      drawProblem = error;
+      showNotice(`A picture could not be drawn (${error.message}); the lab goes on.`);
+    }
+  } finally {
+    requestAnimationFrame(draw);
   }
-  if (learned) {
-    drawLearned(learned);
-    learned = null;
-  }
-  requestAnimationFrame(draw);
 }
 
 function drawLearned(model) {
   const [rows, cols] = currentShape;
   const m = rows * cols;
   drawFilters($('filters'), model.weights, m, model.nHidden, rows, cols);
-  drawBars($('activations'), model.hiddenMean);
+  if (model.hiddenMean) drawBars($('activations'), model.hiddenMean);
   drawSignedImage($('visible-bias'), model.visibleBias, rows, cols);
   drawBars($('hidden-bias'), model.hiddenBias, { signed: true });
 }
@@ -305,82 +575,133 @@ function toggleChains() {
   setChainsPlaying(!chainsPlaying);
 }
 
-function download(text) {
+function download(text, fileName) {
   const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
-  const link = Object.assign(document.createElement('a'), { href: url, download: `rbm-${values.data}-${values.n_hidden}h.json` });
+  const link = Object.assign(document.createElement('a'), { href: url, download: fileName });
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+function plural(count, word) {
+  return `${count.toLocaleString('en')} ${word}${count === 1 ? '' : 's'}`;
+}
+
+function megabytes(bytes) {
+  return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
 $('train').addEventListener('click', toggleTraining);
 $('step').addEventListener('click', () => { setTraining(false); send('step'); });
-$('reset').addEventListener('click', configure);
+$('reset').addEventListener('click', () => configure());
 $('save').addEventListener('click', () => send('save'));
 $('load-model').addEventListener('change', async (event) => {
   const [file] = event.target.files;
-  if (!file) return;
-  setTraining(false);
-  send('load', { text: await file.text(), settings: workerSettings(), ...dataPayload() });
   event.target.value = '';
+  if (!file || !running) return;
+  if (file.size > MAX_MODEL_FILE_BYTES) {
+    showError(`${file.name} is ${megabytes(file.size)}; the lab reads model files up to ${megabytes(MAX_MODEL_FILE_BYTES)} (a 784 x 2000 model takes about 20 MB)`);
+    return;
+  }
+  setTraining(false);
+  const data = dataPayload(running);
+  send('load', { text: await file.text(), settings: { ...running }, data: data === MISSING ? null : data });
 });
 $('chains-play').addEventListener('click', toggleChains);
 $('chains-step').addEventListener('click', () => { setChainsPlaying(false); send('chainStep'); });
 $('chains-restart').addEventListener('click', () => send('restartChains'));
+$('saved-run-restore').addEventListener('click', () => {
+  setTraining(false);
+  setStatus('Restoring the saved run…');
+  send('restore', { id: $('saved-run').dataset.id });
+});
+$('saved-run-forget').addEventListener('click', () => {
+  send('forget', { id: $('saved-run').dataset.id });
+  savedRuns = savedRuns.filter((run) => run.id !== $('saved-run').dataset.id);
+  showSavedRun();
+});
+$('notice-close').addEventListener('click', () => showNotice(''));
 
 document.addEventListener('keydown', (event) => {
   if (event.target.closest('input, select, textarea, .draw-grid') || event.ctrlKey || event.metaKey || event.altKey) return;
-  const actions = { ' ': toggleTraining, s: () => $('step').click(), r: configure, c: toggleChains, n: () => $('chains-step').click() };
+  const actions = { ' ': toggleTraining, s: () => $('step').click(), r: () => configure(), c: toggleChains, n: () => $('chains-step').click() };
   const action = actions[event.key.toLowerCase()];
-  if (action) {
+  if (action && formBuilt) {
     event.preventDefault();
     action();
   }
 });
 
 window.addEventListener('hashchange', () => {
-  values = parseHash(location.hash);
+  if (!formBuilt) return;
+  const { values: fromHash, problems } = parseHash(location.hash);
+  showNotice(problems.length ? `Some settings in the address were not used: ${problems.join('; ')}.` : '');
+  values = fromHash;
   showValues();
   restoreDrawn();
   configure();
 });
 
-const editor = new DrawEditor({
-  grid: $('draw-grid'),
-  list: $('draw-list'),
-  sideInput: $('draw-side'),
-  onChange: (count) => { $('draw-use').disabled = count === 0; },
-});
+// Built with the form, once the engine's ranges (the grid's side among them) are known.
+let editor = null;
+function buildEditor() {
+  editor = new DrawEditor({
+    grid: $('draw-grid'),
+    list: $('draw-list'),
+    sideInput: $('draw-side'),
+    onChange: (count) => { $('draw-use').disabled = count === 0; },
+  });
+}
 $('draw-side').addEventListener('change', () => editor.setSide(Number($('draw-side').value)));
 $('draw-add').addEventListener('click', () => editor.add());
 $('draw-clear').addEventListener('click', () => editor.clear());
 $('draw-remove').addEventListener('click', () => editor.removeLast());
 $('draw-use').addEventListener('click', () => {
-  values = { ...values, patterns: encodePatterns(editor.side, editor.patterns) };
+  values = { ...values, data: 'drawn', patterns: encodePatterns(editor.side, editor.patterns) };
   values.batch_size = Math.min(values.batch_size, editor.patterns.length);
   showValues();
-  saveHash();
   configure();
 });
 
 function restoreDrawn() {
-  const drawn = decodePatterns(values.patterns);
-  if (drawn) editor.load(drawn.side, drawn.patterns);
+  const drawn = decodePatterns(values?.patterns);
+  if (!drawn.error && editor) editor.load(drawn.side, drawn.patterns);
+}
+
+function useLoadedData(data) {
+  loadedData = { pixels: data.pixels, rows: data.rows, cols: data.cols, count: data.count, name: data.name };
+  $('load-status').textContent = `${plural(data.count, 'image')} of ${data.rows} rows x ${data.cols} columns loaded.`;
+  values = { ...values, data: 'loaded', batch_size: Math.min(values.batch_size, data.count) };
+  showValues();
+  configure();
 }
 
 $('load-file').addEventListener('change', async (event) => {
+  const files = [...event.target.files];
+  event.target.value = '';
   try {
-    loadedData = await readDataFiles([...event.target.files], Number($('load-rows').value), Number($('load-cols').value));
-    $('load-status').textContent = `${loadedData.count} images of ${loadedData.rows} x ${loadedData.cols} loaded.`;
-    values.batch_size = Math.min(values.batch_size, loadedData.count);
-    showValues();
-    saveHash();
-    configure();
+    if (files.length === 0) throw new Error('choose a file');
+    if (files.every((f) => f.type === 'image/png' || f.name.toLowerCase().endsWith('.png'))) {
+      useLoadedData(await parsePngs(files));
+      return;
+    }
+    if (files.length > 1) throw new Error('choose one CSV file, or one or more PNG images');
+    const [file] = files;
+    if (file.size > MAX_CSV_BYTES) throw new Error(`${file.name} is ${megabytes(file.size)}; CSV files may be up to ${megabytes(MAX_CSV_BYTES)}`);
+    const rows = Number($('load-rows').value);
+    const cols = Number($('load-cols').value);
+    for (const [what, n] of [['rows', rows], ['columns', cols]]) {
+      const problem = rangeProblem('image_side', n);
+      if (problem) throw new Error(`image ${what}: ${problem.replace(/^image_side /, '')}`);
+    }
+    $('load-status').textContent = `Reading ${file.name}…`;
+    send('parseCsv', { text: await file.text(), rows, cols, name: file.name });
   } catch (error) {
     $('load-status').textContent = `Could not use the file: ${error.message}`;
   }
 });
 
-showValues();
-restoreDrawn();
-saveHash();
+// A hook for the page tests of crash recovery (and the curious): makes the worker
+// panic, hang or exit, as a bug or an out-of-memory error would.
+window.rbmLab = { injectFault: (kind) => engine.send('injectFault', { kind }), engine };
+
 requestAnimationFrame(draw);

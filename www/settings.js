@@ -1,6 +1,9 @@
-// Every setting of the lab, declared as data: its control, its range, its default per
-// data set and the sentence shown on hover. The URL hash holds them all, so a copied
-// address reproduces the run (same seed, same first samples).
+// Every setting of the lab, declared as data: its control, its default per data set and
+// the sentence shown on hover. Ranges are not here: they come from the engine's one
+// table of ranges (src/limits.rs, its page column), which the worker sends at start-up
+// (applyLimits), so the form, the hash reader and the engine's checks agree. The URL
+// hash holds every setting, so a copied address reproduces the run (same seed, same
+// first samples).
 
 export const DATASETS = {
   mnist: 'MNIST digits (9,000 binarised, 1,000 held out)',
@@ -13,33 +16,33 @@ export const DATASETS = {
 export const SETTINGS = [
   { id: 'data', key: 'data', kind: 'choice', options: Object.keys(DATASETS), label: 'Data',
     help: 'What the model learns from. Picking one also picks sensible defaults for it.' },
-  { id: 'side', key: 'side', kind: 'int', min: 2, max: 8, label: 'Side',
+  { id: 'side', key: 'side', kind: 'int', label: 'Side',
     help: 'Bars and stripes: images are side x side pixels; every row or every column pattern is one image.' },
-  { id: 'n_hidden', key: 'hidden', kind: 'int', min: 1, max: 2000, label: 'Hidden units',
+  { id: 'n_hidden', key: 'hidden', kind: 'int', label: 'Hidden units',
     help: 'Number of hidden units: the feature detectors. More can model more, but train slower.' },
   { id: 'algorithm', key: 'algo', kind: 'choice', options: ['cd', 'pcd', 'gibbs', 'exact'], label: 'Algorithm',
     help: 'How the model term of the gradient is estimated: CD-k starts chains at the data, PCD-k keeps chains between updates, Gibbs starts fresh chains from noise, Exact enumerates (smaller layer at most 20 units).' },
-  { id: 'k', key: 'k', kind: 'int', min: 1, max: 1000, label: 'Gibbs steps k',
+  { id: 'k', key: 'k', kind: 'int', label: 'Gibbs steps k',
     help: 'Gibbs steps per update for CD-k, PCD-k and Gibbs. More steps: a less biased gradient, slower updates.' },
-  { id: 'learning_rate', key: 'lr', kind: 'float', min: 0.00001, max: 10, label: 'Learning rate',
+  { id: 'learning_rate', key: 'lr', kind: 'float', label: 'Learning rate',
     help: 'Step size of gradient ascent. Too large and training diverges (the lab then stops and keeps the last good model).' },
-  { id: 'momentum', key: 'mom', kind: 'float', min: 0, max: 0.999, label: 'Momentum',
-    help: 'Fraction of the previous update added to the next: smooths and speeds up learning (0 to below 1).' },
-  { id: 'weight_decay', key: 'wd', kind: 'float', min: 0, max: 0.999, label: 'Weight decay',
+  { id: 'momentum', key: 'mom', kind: 'float', label: 'Momentum',
+    help: 'Fraction of the previous update added to the next: smooths and speeds up learning.' },
+  { id: 'weight_decay', key: 'wd', kind: 'float', label: 'Weight decay',
     help: 'L2 penalty on the weights: pulls them towards zero to keep the model smooth.' },
-  { id: 'batch_size', key: 'batch', kind: 'int', min: 1, max: 10000, label: 'Batch size',
+  { id: 'batch_size', key: 'batch', kind: 'int', label: 'Batch size',
     help: 'Training examples per update (at most the number of examples).' },
-  { id: 'persistent_chains', key: 'pchains', kind: 'int', min: 0, max: 10000, label: 'Persistent chains',
+  { id: 'persistent_chains', key: 'pchains', kind: 'int', label: 'Persistent chains',
     help: 'PCD only: number of chains kept between updates (0 means one per batch row).' },
-  { id: 'epochs', key: 'epochs', kind: 'int', min: 1, max: 100000, label: 'Epochs',
+  { id: 'epochs', key: 'epochs', kind: 'int', label: 'Epochs',
     help: 'Length of the run in passes through the training set; training pauses at the end.' },
-  { id: 'seed', key: 'seed', kind: 'int', min: 0, max: 4294967295, label: 'Seed',
+  { id: 'seed', key: 'seed', kind: 'int', label: 'Seed',
     help: 'Seeds the initial weights, the minibatch order and every sample: the same seed and settings give the same run.' },
-  { id: 'chains', key: 'chains', kind: 'int', min: 1, max: 256, label: 'Chains',
-    help: 'Number of Gibbs chains animated in the Chains panel (1 to 256).' },
-  { id: 'beta', key: 'beta', kind: 'float', min: 0, max: 5, label: 'Inverse temperature β',
+  { id: 'chains', key: 'chains', kind: 'int', label: 'Chains',
+    help: 'Number of Gibbs chains animated in the Chains panel.' },
+  { id: 'beta', key: 'beta', kind: 'float', label: 'Inverse temperature β',
     help: 'The chains sample p(v,h) ∝ exp(-β E): β < 1 flattens the distribution (hotter), β > 1 sharpens it.' },
-  { id: 'steps_per_frame', key: 'spf', kind: 'int', min: 1, max: 200, label: 'Steps per frame',
+  { id: 'steps_per_frame', key: 'spf', kind: 'int', label: 'Steps per frame',
     help: 'Gibbs steps the chains take between two pictures.' },
   { id: 'chain_start', key: 'start', kind: 'choice', options: ['noise', 'data'], label: 'Chains start from',
     help: 'Where the chains restart: uniform random pixels, or random training images.' },
@@ -66,23 +69,75 @@ export function withDefaults(values) {
   return { ...DEFAULTS[data], ...values, data };
 }
 
-/** Reads the hash (`#data=mnist&hidden=100&...`); unknown or malformed keys are ignored. */
+/** Range rows by id, from the engine (applyLimits); the draw grid's side is one too. */
+export const LIMITS = {};
+
+/** Takes the engine's table of ranges: `[{id, integer, page: {min, max, ...}, page_allowed}]`. */
+export function applyLimits(table) {
+  for (const row of table) LIMITS[row.id] = row;
+  for (const setting of SETTINGS) {
+    const row = LIMITS[setting.id];
+    if (setting.kind !== 'choice' && !row) throw new Error(`the engine has no range for ${setting.id}`);
+    if (row) Object.assign(setting, { min: row.page.min, max: row.page.max, integer: row.integer, allowed: row.page_allowed });
+  }
+}
+
+/**
+ * Why `value` is not allowed for numeric setting `id` on the page, or null when it is.
+ * The same test and words as the engine's `limits::check` (page column).
+ */
+export function rangeProblem(id, value) {
+  const row = LIMITS[id];
+  if (!row) return null;
+  const { page } = row;
+  const shown = typeof value === 'number' ? String(value) : JSON.stringify(value);
+  if (typeof value !== 'number' || Number.isNaN(value)) return `${id} is empty or not a number: enter a number ${row.page_allowed}`;
+  if (!Number.isFinite(value)) return `${id} = ${shown} is not allowed: a finite number ${row.page_allowed}`;
+  if (row.integer && !Number.isInteger(value)) return `${id} = ${shown} is not allowed: a whole number ${row.page_allowed}`;
+  const above = page.min_open ? value > page.min : value >= page.min;
+  const below = page.max_open ? value < page.max : value <= page.max;
+  return above && below ? null : `${id} = ${shown} is not allowed: ${row.page_allowed}`;
+}
+
+/**
+ * Reads the hash (`#data=mnist&hidden=100&...`). Returns `{values, problems}`: a value
+ * outside its range, a choice that does not exist or drawn patterns that do not
+ * decode are left out (the data set's default is used) and named in `problems`.
+ */
 export function parseHash(hash) {
-  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  let params;
+  try {
+    params = new URLSearchParams(String(hash).replace(/^#/, ''));
+  } catch {
+    return { values: withDefaults({}), problems: ['the address could not be read; using the defaults'] };
+  }
   const values = {};
+  const problems = [];
   for (const setting of SETTINGS) {
     const raw = params.get(setting.key);
     if (raw === null) continue;
     if (setting.kind === 'choice') {
       if (setting.options.includes(raw)) values[setting.id] = raw;
+      else problems.push(`${setting.key} = ${clip(raw)} is not one of ${setting.options.join(', ')}`);
     } else {
-      const number = Number(raw);
-      if (raw.trim() !== '' && Number.isFinite(number)) values[setting.id] = number;
+      const number = raw.trim() === '' ? NaN : Number(raw);
+      const problem = rangeProblem(setting.id, number);
+      if (problem) problems.push(problem.replace(/^\S+ (is empty|=)/, `${setting.key} $1`).replace(/= NaN/, `= ${clip(raw)}`));
+      else values[setting.id] = number;
     }
   }
   const drawn = params.get('patterns');
-  if (drawn) values.patterns = drawn;
-  return withDefaults(values);
+  if (drawn !== null) {
+    const decoded = decodePatterns(drawn);
+    if (decoded.error) problems.push(`the drawn patterns in the address cannot be used: ${decoded.error}`);
+    else values.patterns = drawn;
+  }
+  return { values: withDefaults(values), problems };
+}
+
+function clip(text) {
+  const shown = String(text);
+  return JSON.stringify(shown.length > 24 ? `${shown.slice(0, 24)}…` : shown);
 }
 
 /** The hash for `values`: every setting, in declaration order. */
@@ -119,14 +174,32 @@ export function encodePatterns(side, patterns) {
   return `${side}:${encoded.join('.')}`;
 }
 
+/** Most drawn patterns the hash may carry. */
+export const MAX_PATTERNS = 500;
+
+/**
+ * `{side, patterns}` from the hash's text, or `{error}` saying what is wrong with it:
+ * never throws, whatever the text.
+ */
 export function decodePatterns(text) {
-  const match = /^(\d+):([A-Za-z0-9_.-]*)$/.exec(text ?? '');
-  if (!match) return null;
+  const match = /^(\d{1,3}):([A-Za-z0-9_.-]*)$/.exec(typeof text === 'string' ? text : '');
+  if (!match) return { error: 'expected SIDE:PATTERN.PATTERN… (base64url bits)' };
   const side = Number(match[1]);
-  if (side < 2 || side > 16) return null;
-  const patterns = match[2].split('.').filter(Boolean).map((chunk) => {
-    const binary = atob(chunk.replace(/-/g, '+').replace(/_/g, '/'));
-    return Array.from({ length: side * side }, (_, i) => (binary.charCodeAt(i >> 3) >> (7 - (i & 7))) & 1);
-  });
+  const range = LIMITS.draw_side?.page ?? { min: 2, max: 16 };
+  if (!(side >= range.min && side <= range.max)) return { error: `the grid side ${side} is not between ${range.min} and ${range.max}` };
+  const chunks = match[2].split('.').filter(Boolean);
+  if (chunks.length > MAX_PATTERNS) return { error: `${chunks.length} patterns are more than ${MAX_PATTERNS}` };
+  const bytes = Math.ceil((side * side) / 8);
+  const patterns = [];
+  for (const [k, chunk] of chunks.entries()) {
+    let binary;
+    try {
+      binary = atob(chunk.replace(/-/g, '+').replace(/_/g, '/'));
+    } catch {
+      return { error: `pattern ${k + 1} is not base64url` };
+    }
+    if (binary.length !== bytes) return { error: `pattern ${k + 1} has ${binary.length} bytes; a ${side} x ${side} grid needs ${bytes}` };
+    patterns.push(Array.from({ length: side * side }, (_, i) => (binary.charCodeAt(i >> 3) >> (7 - (i & 7))) & 1));
+  }
   return { side, patterns };
 }

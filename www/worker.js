@@ -1,40 +1,116 @@
-// The module worker that owns the engine: the data, the trainer and the chains.
-// Messages in: {command, ...}; messages out: {status, ...}. Work runs in slices of about
-// SLICE_MS, so a pause or a new setting takes effect within a frame or two. Everything
-// posted out is a copy (typed arrays are transferred), never a view into wasm memory.
-import init, { Dataset, Trainer, Chains, Rbm } from './pkg/rbm_lab.js';
+// The module worker that owns the engine: the data, the trainer, the chains and the
+// autosave. Messages in: {command, ...}, handled one at a time in order (see HANDLERS);
+// messages out: {status, ...}. Everything posted out is a copy (typed arrays are
+// transferred), never a view into wasm memory.
+//
+// Nothing here may keep the worker from answering for long: every action that costs
+// time is estimated before it runs (the engine's cost functions, at a conservative
+// FLOPS_PER_MS), settings whose single update would block for seconds are refused,
+// and training, chain steps, the learning-curve evaluation and the exact p(v) run in
+// slices of about SLICE_MS, so Pause is seen between two slices. Before the few
+// long synchronous calls (reading a model file) the worker says how long it expects
+// to be busy, so the page's watchdog does not mistake it for a hang.
+import init, {
+  Dataset, Trainer, Chains, Rbm, settingLimits, checkPageSetting, updateCost, gibbsStepCost,
+  freeEnergyCost, distributionCost, injectPanic,
+} from './pkg/rbm_lab.js';
+import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
 
 const SLICE_MS = 25;
+/** Assumed engine speed: about half of what it measured in Chromium (README, Benchmarks). */
+const FLOPS_PER_MS = 1e7;
+const SLICE_FLOPS = SLICE_MS * FLOPS_PER_MS;
 const EVALUATE_EVERY_MS = 250;
 const LEARNED_EVERY_MS = 400;
+const AUTOSAVE_EVERY_MS = 5000;
+/** Settings whose single update is estimated above this are refused. */
+const MAX_UPDATE_MS = 2000;
+/** A chain step (all chains) estimated above this is refused: it cannot be split. */
+const MAX_CHAIN_STEP_MS = 250;
+/** A pending update estimated to need less than this is finished at once on Pause. */
+const FINISH_NOW_MS = 100;
 /** The exact p(v) beside the chains is shown up to 2^16 visible states. */
 const MAX_EXACT_VISIBLE = 16;
-/** Most probable states drawn in the distribution chart. */
 const TOP_STATES = 24;
-/**
- * Settings whose single update would take longer than this are refused: the worker
- * could not answer a pause until the update ends. Estimated at a conservative 10 GFLOP/s
- * (this engine measured about 18 in Chromium; see README, Benchmarks).
- */
-const MAX_UPDATE_SECONDS = 2;
-const FLOPS_PER_SECOND = 1e10;
+const MAX_CURVE_POINTS = 3000;
+
+const NUMERIC = ['side', 'n_hidden', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size',
+  'persistent_chains', 'epochs', 'seed', 'chains', 'beta', 'steps_per_frame'];
+const CHOICES = {
+  data: ['mnist', 'bars', 'drawn', 'loaded'],
+  algorithm: ['cd', 'pcd', 'gibbs', 'exact'],
+  chain_start: ['noise', 'data'],
+  chain_show: ['sample', 'mean'],
+};
 
 let wasm = null;
-let lab = null; // {settings, train, heldOut, trainer, chains, shape, m}
+let limits = null; // the engine's table of setting ranges
+let poisoned = false; // after a trap the instance is never used again
+let lastPanic = null;
+globalThis.rbmLabEnginePanic = (message) => { lastPanic = message; };
+
+let lab = null; // see install()
 let training = false;
+let finishing = false; // paused, finishing the update in progress
 let chainsPlaying = false;
-let lastEvaluation = -Infinity;
-let lastLearned = -Infinity;
+let frameStepsLeft = 0; // chain steps still to take for the current frame
+let appliedSeq = 0; // the last settings command handled (applied or refused)
 let mnistBytes = null;
-let modelVersion = 0;
-let evaluatedVersion = -1;
-let learnedVersion = -1;
-// Chain steps since the chains (re)started; the visit counts below restart whenever
-// the model, β or the chains change, since they estimate one fixed distribution.
-let chainSteps = 0;
-let visits = null;
-let visitTotal = 0;
-let exact = null; // {version, beta, p}
+
+// ---- settings -----------------------------------------------------------------------
+
+/** The engine's training settings from the page's. */
+function trainingSettings(s) {
+  return {
+    n_hidden: s.n_hidden, algorithm: s.algorithm, k: s.k, learning_rate: s.learning_rate,
+    momentum: s.momentum, weight_decay: s.weight_decay, batch_size: s.batch_size,
+    persistent_chains: s.persistent_chains, seed: s.seed,
+  };
+}
+
+/** Every page setting in its page range (the engine's table), every choice known. */
+function validate(settings) {
+  for (const id of NUMERIC) {
+    const value = settings[id];
+    if (typeof value !== 'number') throw new Error(`${id} is empty: enter a number`);
+    checkPageSetting(id, value);
+  }
+  for (const [id, options] of Object.entries(CHOICES)) {
+    if (!options.includes(settings[id])) throw new Error(`${id} = ${settings[id]} is not one of ${options.join(', ')}`);
+  }
+}
+
+function formatDuration(ms) {
+  const seconds = ms / 1000;
+  if (seconds < 90) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} minutes`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} hours`;
+  if (seconds < 3.2e7 * 2) return `${Math.round(seconds / 86400)} days`;
+  if (seconds < 3.2e10) return `${Math.round(seconds / 3.15e7)} years`;
+  return 'more than a thousand years';
+}
+
+/** Refuses training settings whose one update would block the worker for seconds. */
+function checkUpdateCost(training, nVisible) {
+  const { update } = updateCost(training, nVisible);
+  const ms = update / FLOPS_PER_MS;
+  if (ms > MAX_UPDATE_MS) {
+    throw new Error(`one update with these settings would take about ${formatDuration(ms)} and leave the lab unresponsive; `
+      + (training.algorithm === 'exact' ? 'use fewer hidden units (enumeration doubles with each) or a sampling algorithm'
+        : 'lower k, the batch size, the persistent chains or the hidden units'));
+  }
+  return ms;
+}
+
+function checkChainCost(chains, m, n) {
+  const ms = (gibbsStepCost(chains, m, n) + freeEnergyCost(chains, m, n)) / FLOPS_PER_MS;
+  if (ms > MAX_CHAIN_STEP_MS) {
+    throw new Error(`one step of ${chains} chains of this ${m} x ${n} model would take about ${formatDuration(ms)}, `
+      + 'too long to stay responsive: use fewer chains or hidden units');
+  }
+}
+
+// ---- data -----------------------------------------------------------------------------
 
 async function fetchMnist() {
   if (!mnistBytes) {
@@ -45,154 +121,183 @@ async function fetchMnist() {
   return mnistBytes;
 }
 
-async function loadData(message) {
-  const { settings } = message;
+/** `{train, heldOut}` for the settings; `data` carries pixels for drawn or loaded images. */
+async function loadData(settings, data) {
   if (settings.data === 'mnist') {
     const bytes = await fetchMnist();
     return { train: Dataset.fromPacked(bytes, 'train'), heldOut: Dataset.fromPacked(bytes, 'test') };
   }
   if (settings.data === 'bars') return { train: Dataset.barsAndStripes(settings.side), heldOut: null };
-  if (!message.pixels) {
+  if (!data?.pixels) {
     throw new Error(settings.data === 'drawn'
       ? 'no patterns drawn yet: draw one or more on the grid and press "Train on these"'
       : 'no file loaded yet: choose a CSV or PNG file in the Data panel');
   }
-  return { train: Dataset.fromPixels(message.pixels, message.shape[0], message.shape[1]), heldOut: null };
+  return { train: Dataset.fromPixels(data.pixels, data.rows, data.cols), heldOut: null };
 }
 
-function freeLab() {
-  if (!lab) return;
-  for (const handle of [lab.chains, lab.trainer, lab.train, lab.heldOut]) handle?.free();
-  lab = null;
+function freeData(data) {
+  data?.train?.free();
+  data?.heldOut?.free();
 }
 
-function install(settings, data, trainer) {
-  const chains = Chains.forTrainer(trainer, settings.chains, (settings.seed + 1) >>> 0);
-  freeLab();
-  lab = {
-    settings, ...data, trainer, chains, stepOffset: 0, shape: [data.train.rows, data.train.cols], m: trainer.nVisible,
-  };
-  training = false;
-  chainsPlaying = false;
-  modelVersion += 1;
-  chainSteps = 0;
-  resetChainStatistics();
+function copy(ptr, length) {
+  return new Float32Array(wasm.memory.buffer, ptr, length).slice();
 }
 
-/** Updates done in this run, across changes of training settings. */
-function stepsDone() {
-  return lab.stepOffset + lab.trainer.stepsDone;
-}
+// ---- the lab: one run -------------------------------------------------------------------
 
-function runFinished() {
-  return stepsDone() >= lab.settings.epochs * lab.trainer.stepsPerEpoch;
-}
-
-/** New training settings for the same model: the weights carry on, the optimiser restarts. */
-function retune(settings) {
-  checkUpdateCost({ ...settings.training, n_hidden: lab.trainer.nHidden }, lab.m);
-  const rbm = lab.trainer.model();
-  let trainer;
-  try {
-    trainer = Trainer.resume(settings.training, rbm, lab.train);
-  } finally {
-    rbm.free();
-  }
-  const offset = stepsDone();
-  lab.trainer.free();
-  lab.trainer = trainer;
-  lab.stepOffset = offset;
-  lab.settings = settings;
-  postFrame(training ? 'training' : 'paused', null);
-}
-
-/** Refuses settings whose one update would block the worker for seconds. */
-function checkUpdateCost(training, nVisible) {
-  const { n_hidden: n, algorithm, k, batch_size: batch } = training;
-  const chains = algorithm === 'pcd' ? training.persistent_chains || batch : batch;
-  let flops;
-  if (algorithm === 'exact') {
-    const [small, large] = nVisible <= n ? [nVisible, n] : [n, nVisible];
-    // Two passes over 2^small states, each a softplus or sigmoid per unit of the other
-    // layer (about 30 flops each: log Z alone at 784 x 20 took 2.5 s), plus the
-    // accumulation over the set bits.
-    flops = 2 ** small * large * (64 + small) + 8 * batch * nVisible * n;
-  } else {
-    // Each Gibbs step is two products of chains x m x n multiply-adds.
-    flops = 4 * chains * k * nVisible * n + 8 * batch * nVisible * n;
-  }
-  const seconds = flops / FLOPS_PER_SECOND;
-  if (seconds > MAX_UPDATE_SECONDS) {
-    throw new Error(`one update with these settings would take about ${seconds.toFixed(0)} s and leave the lab unresponsive; `
-      + (algorithm === 'exact' ? 'use fewer hidden units (enumeration doubles with each) or a sampling algorithm'
-        : 'lower k, the batch size, the persistent chains or the hidden units'));
-  }
+function newRunId() {
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 /**
- * Builds a trainer with `makeTrainer` and makes it the lab's. On any failure everything
- * half-built is freed and the previous model stays in place.
+ * Makes `trainer` (on `data`) the lab's run, freeing the previous one. `run` carries
+ * what continues from a saved run: its id, chain steps and curves.
  */
-function installOrFree(settings, data, makeTrainer) {
+function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
+  const previous = lab;
+  lab = {
+    settings,
+    ...data,
+    data: dataDescriptor,
+    trainer,
+    chains,
+    shape: [data.train.rows, data.train.cols],
+    m: trainer.nVisible,
+    runId: run.runId ?? newRunId(),
+    valuable: run.valuable ?? false,
+    dirty: false,
+    lastSaved: performance.now(),
+    modelVersion: 1,
+    evaluatedVersion: 0,
+    lastEvaluation: -Infinity,
+    learnedVersion: 0,
+    lastLearned: -Infinity,
+    activation: null,
+    chainSteps: run.chainSteps ?? 0,
+    visits: null,
+    visitTotal: 0,
+    exact: null, // {version, beta, p}
+    curves: run.curves ?? { recon: [], evaluation: [] },
+    untouched: !run.runId, // "Ready" until the first update or chain step
+  };
+  resetChainStatistics();
+  if (previous) {
+    previous.chains.free();
+    previous.trainer.free();
+    freeData(previous);
+  }
+  training = false;
+  finishing = false;
+  chainsPlaying = false;
+  frameStepsLeft = 0;
+}
+
+/** Builds a trainer and chains for `settings` (by `makeTrainer`); frees all on failure. */
+function build(settings, data, makeTrainer) {
   let trainer = null;
   try {
     trainer = makeTrainer();
-    install(settings, data, trainer);
+    if (data.heldOut) trainer.setHeldOut(data.heldOut);
+    checkChainCost(settings.chains, trainer.nVisible, trainer.nHidden);
+    const chains = Chains.forTrainer(trainer, settings.chains, (settings.seed + 1) >>> 0);
+    return { trainer, chains };
   } catch (error) {
     trainer?.free();
-    data.train.free();
-    data.heldOut?.free();
     throw error;
   }
-  postFrame('ready', null, { evaluate: true, learned: true });
 }
 
-async function configure(message) {
-  const data = await loadData(message);
-  installOrFree(message.settings, data, () => {
-    checkUpdateCost(message.settings.training, data.train.rows * data.train.cols);
-    return new Trainer(message.settings.training, data.train);
-  });
+function stepsDone() {
+  return lab.trainer.stepsDone;
 }
+
+function runLength() {
+  return lab.settings.epochs * lab.trainer.stepsPerEpoch;
+}
+
+function runFinished() {
+  return stepsDone() >= runLength();
+}
+
+function describeRun(settings, steps) {
+  const data = { mnist: 'MNIST', bars: `${settings.side} x ${settings.side} bars and stripes`, drawn: 'drawn patterns',
+    loaded: 'loaded images' }[settings.data];
+  const algorithm = { cd: `CD-${settings.k}`, pcd: `PCD-${settings.k}`, gibbs: `Gibbs-${settings.k}`, exact: 'exact' }[settings.algorithm];
+  return `${data} · ${settings.n_hidden} hidden · ${algorithm} · step ${steps.toLocaleString('en')}`;
+}
+
+/** The model's file name: from what is running, not from the form. */
+function fileName() {
+  return `rbm-${lab.settings.data}-${lab.m}x${lab.trainer.nHidden}-step${stepsDone()}.json`;
+}
+
+// ---- the chains and the exact p(v) ---------------------------------------------------------
 
 function resetChainStatistics() {
-  visitTotal = 0;
-  visits = lab && lab.m <= MAX_EXACT_VISIBLE ? new Float64Array(2 ** lab.m) : null;
+  lab.visitTotal = 0;
+  lab.visits = lab.m <= MAX_EXACT_VISIBLE ? new Float64Array(2 ** lab.m) : null;
+}
+
+function modelChanged() {
+  lab.untouched = false;
+  lab.modelVersion += 1;
+  lab.dirty = true;
+  resetChainStatistics();
 }
 
 function visibleView() {
   return new Float32Array(wasm.memory.buffer, lab.chains.visiblePtr(), lab.chains.len() * lab.m);
 }
 
+/** Up to `steps` chain steps within about a slice; returns the steps taken. */
 function stepChains(steps) {
+  const { trainer, chains, m } = lab;
+  const perStep = gibbsStepCost(chains.len(), m, trainer.nHidden);
+  const count = Math.max(1, Math.min(steps, Math.floor(SLICE_FLOPS / perStep)));
   const beta = lab.settings.beta;
-  if (!visits) {
-    lab.chains.stepWith(lab.trainer, steps, beta);
-    chainSteps += steps;
-    return;
-  }
-  // Small models: count every visited visible state, one step at a time.
-  for (let s = 0; s < steps; s++) {
-    lab.chains.stepWith(lab.trainer, 1, beta);
-    const states = visibleView();
-    for (let c = 0; c < lab.chains.len(); c++) {
-      let index = 0;
-      for (let i = 0; i < lab.m; i++) if (states[c * lab.m + i] > 0.5) index |= 1 << i;
-      visits[index] += 1;
+  if (!lab.visits) {
+    chains.stepWith(trainer, count, beta);
+  } else {
+    // Small models: count every visited visible state, one step at a time.
+    for (let s = 0; s < count; s++) {
+      chains.stepWith(trainer, 1, beta);
+      const states = visibleView();
+      for (let c = 0; c < chains.len(); c++) {
+        let index = 0;
+        for (let i = 0; i < m; i++) if (states[c * m + i] > 0.5) index |= 1 << i;
+        lab.visits[index] += 1;
+      }
+      lab.visitTotal += chains.len();
     }
-    visitTotal += lab.chains.len();
   }
-  chainSteps += steps;
+  lab.chainSteps += count;
+  lab.untouched = false;
+  return count;
 }
 
-/** Exact p(v), the empirical frequencies of the visited states, and their distance. */
-function distribution() {
-  if (!visits) return null;
+/** Keeps the exact p(v) of the current model and β computed, a slice at a time. */
+function distributionSlice() {
+  if (!lab.visits) return false;
   const beta = lab.settings.beta;
-  if (!exact || exact.version !== modelVersion || exact.beta !== beta) {
-    exact = { version: modelVersion, beta, p: lab.trainer.visibleDistribution(beta) };
+  const stale = !lab.exact || lab.exact.version !== lab.modelVersion || lab.exact.beta !== beta;
+  if (!lab.distributionJob && stale) {
+    lab.trainer.startDistribution(beta);
+    lab.distributionJob = { version: lab.modelVersion, beta };
   }
-  const p = exact.p;
+  if (!lab.distributionJob) return false;
+  const p = lab.trainer.advanceDistribution(SLICE_FLOPS / 2);
+  if (!p) return false;
+  lab.exact = { ...lab.distributionJob, p };
+  lab.distributionJob = null;
+  return true;
+}
+
+function distribution() {
+  if (!lab.visits || !lab.exact) return null;
+  const { p } = lab.exact;
+  const { visits, visitTotal } = lab;
   let tv = 0;
   for (let s = 0; s < p.length; s++) tv += Math.abs((visitTotal ? visits[s] / visitTotal : 0) - p[s]);
   const top = Array.from(p.keys()).sort((a, b) => p[b] - p[a]).slice(0, TOP_STATES);
@@ -205,196 +310,495 @@ function distribution() {
   };
 }
 
-function copy(ptr, length) {
-  return new Float32Array(wasm.memory.buffer, ptr, length).slice();
+// ---- learning curves ------------------------------------------------------------------
+
+function pushCurve(curve, point) {
+  curve.push(point);
+  if (curve.length > MAX_CURVE_POINTS) {
+    const kept = curve.filter((_, i) => i % 2 === 0);
+    curve.length = 0;
+    curve.push(...kept);
+  }
 }
 
-function postFrame(status, stats, { evaluate = false, learned = false } = {}) {
+/** Starts and advances the learning-curve evaluation; returns a finished point or null. */
+function evaluationSlice(force = false) {
+  const now = performance.now();
+  if (!lab.trainer.evaluationRunning && lab.evaluatedVersion !== lab.modelVersion
+      && (force || !training || now - lab.lastEvaluation > EVALUATE_EVERY_MS)) {
+    lab.trainer.startEvaluation();
+    lab.evaluationStep = stepsDone();
+    lab.evaluatedVersion = lab.modelVersion;
+    lab.lastEvaluation = now;
+  }
+  if (!lab.trainer.evaluationRunning) return null;
+  const point = lab.trainer.advanceEvaluation(SLICE_FLOPS / 2);
+  if (!point) return null;
+  const { hidden_mean_activation: activation, ...curves } = point;
+  lab.activation = Float32Array.from(activation);
+  const evaluation = { step: lab.evaluationStep, ...curves };
+  pushCurve(lab.curves.evaluation, evaluation);
+  return evaluation;
+}
+
+// ---- frames -------------------------------------------------------------------------------
+
+function statusWord() {
+  if (training) return 'training';
+  if (finishing) return 'finishing';
+  if (chainsPlaying) return 'sampling';
+  return lab.untouched ? 'ready' : 'paused';
+}
+
+function postFrame(status, { stats = null, evaluation = null, learned = false } = {}) {
   const { trainer, chains, m } = lab;
   const now = performance.now();
   const frame = {
     status,
     stats,
+    evaluation,
+    running: lab.settings,
+    runId: lab.runId,
+    seq: appliedSeq,
     stepsDone: stepsDone(),
     stepsPerEpoch: trainer.stepsPerEpoch,
     epochs: lab.settings.epochs,
     shape: lab.shape,
-    chainSteps,
+    chainSteps: lab.chainSteps,
     chainsPlaying,
     training,
+    finishing,
+    updateInProgress: trainer.updateInProgress,
+    exactNote: null,
   };
   const transfer = [];
-  const samplePtr = lab.settings.chain_show === 'mean' && chainSteps > 0 ? chains.visibleProbPtr() : chains.visiblePtr();
+  const samplePtr = lab.settings.chain_show === 'mean' && lab.chainSteps > 0 ? chains.visibleProbPtr() : chains.visiblePtr();
   frame.samples = copy(samplePtr, chains.len() * m);
   frame.freeEnergies = Float64Array.from(chains.freeEnergies(trainer, lab.settings.beta));
   transfer.push(frame.samples.buffer, frame.freeEnergies.buffer);
   frame.distribution = distribution();
-  if (evaluate || (evaluatedVersion !== modelVersion && now - lastEvaluation > EVALUATE_EVERY_MS)) {
-    lastEvaluation = now;
-    evaluatedVersion = modelVersion;
-    frame.evaluation = {
-      step: stepsDone(),
-      ...(lab.heldOut ? trainer.evaluateWithHeldOut(lab.train, lab.heldOut) : trainer.evaluate(lab.train)),
-    };
-  }
-  if (learned || (learnedVersion !== modelVersion && now - lastLearned > LEARNED_EVERY_MS)) {
-    lastLearned = now;
-    learnedVersion = modelVersion;
+  if (learned || (lab.learnedVersion !== lab.modelVersion && now - lab.lastLearned > LEARNED_EVERY_MS)) {
+    lab.lastLearned = now;
+    lab.learnedVersion = lab.modelVersion;
     const n = trainer.nHidden;
     frame.learned = {
       nHidden: n,
       weights: copy(trainer.weightsPtr(), m * n),
       visibleBias: copy(trainer.visibleBiasPtr(), m),
       hiddenBias: copy(trainer.hiddenBiasPtr(), n),
-      hiddenMean: Float32Array.from(trainer.hiddenMeanActivation(lab.train)),
+      hiddenMean: lab.activation ? lab.activation.slice() : null,
     };
     transfer.push(frame.learned.weights.buffer, frame.learned.visibleBias.buffer, frame.learned.hiddenBias.buffer);
+    if (frame.learned.hiddenMean) transfer.push(frame.learned.hiddenMean.buffer);
   }
   postMessage(frame, transfer);
 }
 
-/** Trains for up to `budgetMs` (at least one update); returns the slice's stats. */
-function trainSlice(budgetMs) {
-  const started = performance.now();
-  let stats;
-  let updates = 0;
-  let errorSum = 0;
-  do {
-    stats = lab.trainer.step();
-    updates += 1;
-    errorSum += stats.reconstruction_error;
-  } while (performance.now() - started < budgetMs && !runFinished());
-  modelVersion += 1;
-  resetChainStatistics();
-  const elapsed = performance.now() - started;
-  return {
-    ...stats,
-    step: stepsDone(),
-    reconstruction_error: errorSum / updates,
-    updates,
-    samples_per_second: elapsed > 0 ? (updates * lab.settings.training.batch_size * 1000) / elapsed : null,
+// ---- autosave -----------------------------------------------------------------------------
+
+let saving = Promise.resolve();
+let storageBroken = false;
+
+/** Saves the run to IndexedDB if it has anything worth keeping; resolves when written. */
+function autosave() {
+  if (!lab || !lab.valuable || !lab.dirty || lab.trainer.updateInProgress || storageBroken) return saving;
+  const { trainer, chains } = lab;
+  const meta = {
+    id: lab.runId,
+    savedAt: Date.now(),
+    title: describeRun(lab.settings, stepsDone()),
+    stepsDone: stepsDone(),
+    settings: lab.settings,
   };
+  const state = {
+    trainer: trainer.snapshot().buffer,
+    evaluation: trainer.evaluationState().buffer,
+    chains: chains.snapshot().buffer,
+    chainSteps: lab.chainSteps,
+    curves: structuredClone(lab.curves),
+    data: lab.data,
+  };
+  lab.dirty = false;
+  lab.lastSaved = performance.now();
+  const run = lab;
+  saving = saving.then(() => saveRun(meta, state)).then(() => {
+    postMessage({ status: 'autosaved', meta });
+  }, (error) => {
+    run.dirty = true;
+    storageBroken = true;
+    postMessage({ status: 'warning', message: `Autosave is off: the browser refused to store the run (${error?.message ?? error}).` });
+  });
+  return saving;
+}
+
+function maybeAutosave() {
+  if (!lab?.valuable || !lab.dirty || lab.trainer.updateInProgress) return;
+  if (!training || performance.now() - lab.lastSaved > AUTOSAVE_EVERY_MS) autosave();
+}
+
+/** Before a run is replaced: its latest state is saved, and the page is told it is kept. */
+async function keepCurrentRun() {
+  if (!lab?.valuable) return;
+  if (lab.trainer.updateInProgress && lab.trainer.trainFor(60000, 1).updates > 0) modelChanged();
+  const meta = { id: lab.runId, title: describeRun(lab.settings, stepsDone()), stepsDone: stepsDone() };
+  await autosave();
+  if (!storageBroken) postMessage({ status: 'kept', meta });
+}
+
+// ---- the work loop --------------------------------------------------------------------------
+
+let scheduled = false;
+
+function busy() {
+  return lab && (training || finishing || chainsPlaying || frameStepsLeft > 0 || lab.trainer.evaluationRunning
+    || lab.distributionJob || lab.evaluatedVersion !== lab.modelVersion);
+}
+
+function schedule() {
+  if (scheduled || poisoned || !busy()) return;
+  scheduled = true;
+  const onlyChains = !training && !finishing && !lab.trainer.evaluationRunning && !lab.distributionJob
+    && frameStepsLeft === 0 && lab.evaluatedVersion === lab.modelVersion;
+  setTimeout(loop, onlyChains ? 16 : 0);
+}
+
+function trainSlice() {
+  const remaining = Math.max(1, runLength() - stepsDone());
+  const slice = lab.trainer.trainFor(SLICE_MS, finishing ? 1 : remaining);
+  if (slice.updates > 0) modelChanged();
+  if (finishing && !slice.in_progress) finishing = false;
+  if (training && runFinished() && !slice.in_progress) training = false;
+  if (!slice.last) return null;
+  const elapsed = slice.wall_time_ms;
+  const stats = {
+    ...slice.last,
+    step: stepsDone(),
+    updates: slice.updates,
+    samples_per_second: elapsed > 0 ? (slice.updates * lab.settings.batch_size * 1000) / elapsed : null,
+  };
+  pushCurve(lab.curves.recon, [stats.step, stats.reconstruction_error]);
+  return stats;
 }
 
 function loop() {
-  if (!lab || !(training || chainsPlaying)) return;
+  scheduled = false;
+  if (!lab || poisoned) return;
   try {
-    let stats = null;
-    if (training) {
-      stats = trainSlice(SLICE_MS);
-      if (runFinished()) training = false;
+    const wasTraining = training || finishing;
+    const stats = wasTraining ? trainSlice() : null;
+    let frameDone = false;
+    if (chainsPlaying && frameStepsLeft === 0) frameStepsLeft = lab.settings.steps_per_frame;
+    if (frameStepsLeft > 0) {
+      frameStepsLeft -= stepChains(frameStepsLeft);
+      frameDone = frameStepsLeft === 0;
     }
-    if (chainsPlaying) stepChains(lab.settings.steps_per_frame);
-    postFrame(training ? 'training' : stats ? 'finished' : 'sampling', stats, { evaluate: stats && !training });
+    const evaluation = evaluationSlice();
+    const exactDone = distributionSlice();
+    const ended = wasTraining && !training && !finishing;
+    if (stats || frameDone || evaluation || exactDone || ended) {
+      const status = ended && runFinished() ? 'finished' : statusWord();
+      postFrame(status, { stats, evaluation, learned: ended });
+    }
+    maybeAutosave();
   } catch (error) {
     training = false;
+    finishing = false;
     chainsPlaying = false;
+    frameStepsLeft = 0;
     reportError(error);
     return;
   }
-  setTimeout(loop, training ? 0 : 16);
+  schedule();
+}
+
+// ---- errors -------------------------------------------------------------------------------------
+
+/** A trap (or wasm-bindgen's borrow errors after one) means the instance cannot be trusted. */
+function isFatal(error) {
+  return error instanceof WebAssembly.RuntimeError
+    || /recursive use of an object|while it was borrowed|null pointer passed to rust|unreachable/i.test(String(error?.message ?? error));
 }
 
 function reportError(error) {
-  postMessage({ status: 'error', message: String(error?.message ?? error) });
-  // The model is whatever was last good: show it.
-  if (lab) postFrame('paused', null, { evaluate: true, learned: true });
+  if (isFatal(error)) {
+    poisoned = true;
+    postMessage({ status: 'fatal', message: lastPanic ?? String(error?.message ?? error) });
+    return;
+  }
+  postMessage({ status: 'error', message: String(error?.message ?? error), running: lab?.settings ?? null, seq: appliedSeq });
+  if (lab) postFrame(statusWord(), { learned: true });
 }
 
-function startLoop() {
-  setTimeout(loop, 0);
+function announceBusy(what, expectedMs) {
+  postMessage({ status: 'busy', what, expectedMs });
 }
 
-const handlers = {
-  configure: (message) => configure(message),
-  retune: ({ settings }) => (lab ? retune(settings) : undefined),
-  train() {
-    if (!lab || training) return;
-    if (runFinished()) {
-      throw new Error(`the run of ${lab.settings.epochs} epochs is complete: raise Epochs or press Reset`);
+// ---- commands ---------------------------------------------------------------------------------
+
+/** What the autosave keeps of the data: the pixels of drawn or loaded images. */
+function dataDescriptor(settings, data) {
+  if ((settings.data === 'loaded' || settings.data === 'drawn') && data?.pixels) {
+    return { pixels: Float32Array.from(data.pixels), rows: data.rows, cols: data.cols, name: data.name ?? null };
+  }
+  return null;
+}
+
+const HANDLERS = {
+  async configure({ settings, data }) {
+    validate(settings);
+    const loaded = await loadData(settings, data);
+    try {
+      const m = loaded.train.rows * loaded.train.cols;
+      checkUpdateCost(trainingSettings(settings), m);
+      const built = build(settings, loaded, () => new Trainer(trainingSettings(settings), loaded.train));
+      await keepCurrentRun();
+      install(settings, loaded, dataDescriptor(settings, data), built.trainer, built.chains);
+    } catch (error) {
+      freeData(loaded);
+      throw error;
     }
-    const idle = !chainsPlaying;
-    training = true;
-    chainsPlaying = true;
-    if (idle) startLoop();
+    postFrame('ready', { learned: true });
   },
-  pause() {
-    training = false;
-    if (lab) postFrame('paused', null, { evaluate: true, learned: true });
-  },
-  step() {
+
+  /** New training settings for the same model: the weights and the update count carry on. */
+  retune({ settings }) {
     if (!lab) return;
-    training = false;
-    const stats = trainSlice(0);
-    stepChains(1);
-    postFrame('paused', stats, { evaluate: true, learned: true });
+    validate(settings);
+    const training = trainingSettings({ ...settings, n_hidden: lab.trainer.nHidden });
+    checkUpdateCost(training, lab.m);
+    if (lab.trainer.updateInProgress) lab.trainer.trainFor(60000, 1);
+    const rbm = lab.trainer.model();
+    let trainer;
+    try {
+      trainer = Trainer.resume(training, rbm, lab.train);
+      if (lab.heldOut) trainer.setHeldOut(lab.heldOut);
+    } catch (error) {
+      trainer?.free();
+      throw error;
+    } finally {
+      rbm.free();
+    }
+    lab.trainer.free();
+    lab.trainer = trainer;
+    lab.settings = { ...settings, n_hidden: trainer.nHidden };
+    modelChanged();
+    postFrame(statusWord());
   },
-  chains({ play }) {
-    if (!lab) return;
-    const idle = !(training || chainsPlaying);
-    chainsPlaying = play;
-    if (play && idle) startLoop();
-    if (!play) postFrame(training ? 'training' : 'paused', null);
-  },
-  chainStep() {
-    if (!lab) return;
-    chainsPlaying = false;
-    stepChains(lab.settings.steps_per_frame);
-    postFrame(training ? 'training' : 'paused', null);
-  },
-  restartChains() {
-    if (!lab) return;
-    if (lab.settings.chain_start === 'data') lab.chains.restartFromData(lab.train);
-    else lab.chains.restartFromNoise();
-    chainSteps = 0;
-    resetChainStatistics();
-    postFrame(training ? 'training' : 'paused', null);
-  },
-  // Settings the chains read live; no new model.
+
+  /** Settings the chains and the run read live; no new model. */
   view({ settings }) {
     if (!lab) return;
+    validate(settings);
     const betaChanged = settings.beta !== lab.settings.beta;
     lab.settings = { ...lab.settings, beta: settings.beta, steps_per_frame: settings.steps_per_frame,
       chain_show: settings.chain_show, chain_start: settings.chain_start, epochs: settings.epochs };
     if (betaChanged) resetChainStatistics();
-    postFrame(training ? 'training' : 'paused', null);
+    lab.dirty = lab.valuable;
+    postFrame(statusWord());
   },
+
+  train() {
+    if (!lab || training) return;
+    if (runFinished()) {
+      postMessage({ status: 'note', message: `The run of ${lab.settings.epochs} epochs is complete: raise Epochs to go on, or press Reset for a new model.` });
+      postFrame('finished');
+      return;
+    }
+    training = true;
+    finishing = false;
+    chainsPlaying = true;
+    lab.valuable = true;
+    postFrame('training');
+  },
+
+  pause() {
+    if (!lab) return;
+    training = false;
+    if (lab.trainer.updateInProgress) {
+      const { piece } = updateCost(trainingSettings(lab.settings), lab.m);
+      if (piece / FLOPS_PER_MS <= FINISH_NOW_MS) {
+        const slice = lab.trainer.trainFor(60000, 1);
+        if (slice.updates > 0) modelChanged();
+      } else {
+        finishing = true;
+      }
+    }
+    postFrame(statusWord(), { learned: true });
+    maybeAutosave();
+  },
+
+  /** One whole update (finishing any update in progress), then one chain step. */
+  step() {
+    if (!lab) return;
+    training = false;
+    finishing = false;
+    const ms = updateCost(trainingSettings(lab.settings), lab.m).update / FLOPS_PER_MS;
+    if (ms > 1000) announceBusy('one update', ms);
+    const slice = lab.trainer.trainFor(60000, 1);
+    lab.valuable = true;
+    modelChanged();
+    stepChains(1);
+    const stats = slice.last ? { ...slice.last, step: stepsDone(), updates: 1 } : null;
+    if (stats) pushCurve(lab.curves.recon, [stats.step, stats.reconstruction_error]);
+    postFrame('paused', { stats, learned: true });
+  },
+
+  chains({ play }) {
+    if (!lab) return;
+    chainsPlaying = play;
+    if (!play) frameStepsLeft = 0;
+    postFrame(statusWord());
+  },
+
+  chainStep() {
+    if (!lab) return;
+    chainsPlaying = false;
+    frameStepsLeft = lab.settings.steps_per_frame;
+  },
+
+  restartChains() {
+    if (!lab) return;
+    if (lab.settings.chain_start === 'data') lab.chains.restartFromData(lab.train);
+    else lab.chains.restartFromNoise();
+    lab.chainSteps = 0;
+    resetChainStatistics();
+    postFrame(statusWord());
+  },
+
   save() {
     if (!lab) return;
+    if (lab.trainer.updateInProgress) lab.trainer.trainFor(60000, 1);
     const rbm = lab.trainer.model();
     try {
-      postMessage({ status: 'saved', text: rbm.toJson() });
+      postMessage({ status: 'saved', text: rbm.toJson(), fileName: fileName() });
     } finally {
       rbm.free();
     }
   },
-  async load({ text, settings, pixels, shape }) {
+
+  async load({ text, settings, data }) {
+    validate(settings);
+    announceBusy('reading the model file', text.length / 20000 + 200);
     const rbm = Rbm.fromJson(text);
+    let loaded = null;
     try {
-      const data = await loadData({ settings, pixels, shape });
-      installOrFree({ ...settings, n_hidden: rbm.nHidden }, data, () => {
-        const pixelsPerImage = data.train.rows * data.train.cols;
-        if (rbm.nVisible !== pixelsPerImage) {
-          throw new Error(`this model has ${rbm.nVisible} visible units but the chosen data has ${pixelsPerImage} pixels per image: pick the data it was trained on, then load it again`);
-        }
-        checkUpdateCost({ ...settings.training, n_hidden: rbm.nHidden }, pixelsPerImage);
-        return Trainer.resume(settings.training, rbm, data.train);
-      });
-      postMessage({ status: 'loaded-model', nHidden: rbm.nHidden });
+      try {
+        checkPageSetting('n_hidden', rbm.nHidden);
+      } catch {
+        const { page } = limits.find((row) => row.id === 'n_hidden');
+        throw new Error(`this model has ${rbm.nHidden} hidden units; the page works with at most ${page.max} (the engine itself allows more)`);
+      }
+      loaded = await loadData(settings, data);
+      const pixels = loaded.train.rows * loaded.train.cols;
+      if (rbm.nVisible !== pixels) {
+        throw new Error(`this model has ${rbm.nVisible} visible units but the chosen data has ${pixels} pixels per image: pick the data it was trained on, then load it again`);
+      }
+      const running = { ...settings, n_hidden: rbm.nHidden };
+      const training = trainingSettings(running);
+      checkUpdateCost(training, pixels);
+      const built = build(running, loaded, () => Trainer.resume(training, rbm, loaded.train));
+      await keepCurrentRun();
+      install(running, loaded, dataDescriptor(settings, data), built.trainer, built.chains, { valuable: true });
+      loaded = null;
+      lab.dirty = true;
+      postMessage({ status: 'loaded-model', running: lab.settings, stepsDone: stepsDone() });
+      postFrame('ready', { learned: true });
+      autosave();
     } finally {
       rbm.free();
+      freeData(loaded);
     }
+  },
+
+  /** A CSV file's text as images: the pixels go back to the page, which keeps them. */
+  parseCsv({ text, rows, cols, name }) {
+    let dataset;
+    try {
+      dataset = Dataset.fromCsv(text, rows, cols);
+    } catch (error) {
+      if (isFatal(error)) throw error;
+      postMessage({ status: 'data-error', message: String(error?.message ?? error).replace(/^data: CSV: /, '') });
+      return;
+    }
+    try {
+      const pixels = copy(dataset.pixelsPtr(), dataset.len() * dataset.rows * dataset.cols);
+      postMessage({ status: 'data-parsed', pixels, rows: dataset.rows, cols: dataset.cols, count: dataset.len(), name },
+        [pixels.buffer]);
+    } finally {
+      dataset.free();
+    }
+  },
+
+  async runs() {
+    try {
+      postMessage({ status: 'runs', runs: await listRuns(), current: lab?.runId ?? null });
+    } catch (error) {
+      storageBroken = true;
+      postMessage({ status: 'runs', runs: [], current: null, unavailable: String(error?.message ?? error) });
+    }
+  },
+
+  async restore({ id }) {
+    const saved = await loadRun(id);
+    if (!saved) throw new Error('that saved run is no longer stored (only the last few are kept)');
+    const { meta, state } = saved;
+    const settings = meta.settings;
+    validate(settings);
+    announceBusy('restoring a saved run', state.trainer.byteLength / 50000 + 500);
+    const loaded = await loadData(settings, state.data);
+    try {
+      const built = build(settings, loaded, () => Trainer.fromSnapshot(new Uint8Array(state.trainer), new Uint8Array(state.evaluation), loaded.train));
+      try {
+        built.chains.restoreSnapshot(new Uint8Array(state.chains));
+      } catch (error) {
+        built.chains.free();
+        built.trainer.free();
+        throw error;
+      }
+      if (lab?.runId !== meta.id) await keepCurrentRun();
+      install(settings, loaded, state.data ?? null, built.trainer, built.chains,
+        { runId: meta.id, valuable: true, chainSteps: state.chainSteps, curves: state.curves });
+    } catch (error) {
+      freeData(loaded);
+      throw error;
+    }
+    postMessage({ status: 'restored', meta, running: lab.settings, data: lab.data, curves: lab.curves });
+    postFrame('paused', { learned: true });
+  },
+
+  async forget({ id }) {
+    await forgetRun(id);
+  },
+
+  /** Fault injection for the page tests of crash recovery. */
+  injectFault({ kind }) {
+    if (kind === 'panic') injectPanic('asked for by the page test');
+    if (kind === 'hang') for (;;) { /* a worker that never answers again */ }
+    if (kind === 'exit') close();
   },
 };
 
-// Messages are handled one at a time, in order, once the engine has loaded.
+// Messages are handled one at a time, in order, once the engine has loaded. A ping is
+// answered at once (it is how the page knows the worker is alive).
 let queue = init().then((exports) => {
   wasm = exports;
-  postMessage({ status: 'engine-ready' });
+  limits = settingLimits();
+  postMessage({ status: 'engine-ready', limits });
 });
 onmessage = ({ data }) => {
-  queue = queue.then(() => handlers[data.command]?.(data)).catch((error) => {
-    training = false;
+  if (data?.command === 'ping') {
+    postMessage({ status: 'pong', busy: !!lab && (training || finishing) });
+    return;
+  }
+  queue = queue.then(async () => {
+    if (poisoned) return;
+    if (data.seq !== undefined) appliedSeq = data.seq;
+    const handler = HANDLERS[data?.command];
+    if (!handler) throw new Error(`unknown command ${data?.command}`);
+    await handler(data);
+    schedule();
+  }).catch((error) => {
     reportError(error);
+    if (lab && !poisoned) schedule();
   });
 };

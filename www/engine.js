@@ -1,0 +1,102 @@
+// The page's connection to the engine's worker, with a watchdog. The worker answers a
+// ping every PING_MS; any message counts as a sign of life. Before long synchronous
+// work it says how long it expects to be busy, and the watchdog waits that much longer.
+// A worker that crashes, traps (it then reports itself "fatal"), runs out of memory or
+// stops answering for HANG_MS is terminated and replaced, and `onRestart` is told why,
+// so the page can restore the last good model.
+
+const PING_MS = 1000;
+/** Silence longer than this (beyond an announced busy time) means the worker is gone. */
+export const HANG_MS = 4000;
+
+export class EngineConnection {
+  /**
+   * `onMessage(data)` gets every message but pings' answers; `onRestart(reason)` is
+   * called after a dead worker was replaced (the new one is not ready yet: its
+   * 'engine-ready' arrives through onMessage); `onUnavailable(reason)` when the engine
+   * could not even start.
+   */
+  constructor({ url, onMessage, onRestart, onUnavailable }) {
+    this.url = url;
+    this.onMessage = onMessage;
+    this.onRestart = onRestart;
+    this.onUnavailable = onUnavailable;
+    this.worker = null;
+    this.ready = false;
+    this.lastHeard = 0;
+    this.busyUntil = 0;
+    this.restarts = 0;
+    this.timer = setInterval(() => this.watch(), PING_MS);
+    this.start();
+  }
+
+  start() {
+    this.ready = false;
+    this.lastHeard = performance.now();
+    this.busyUntil = 0;
+    const worker = new Worker(this.url, { type: 'module' });
+    this.worker = worker;
+    worker.onmessage = ({ data }) => {
+      if (worker !== this.worker) return;
+      this.lastHeard = performance.now();
+      if (data.status === 'pong') return;
+      if (data.status === 'busy') {
+        this.busyUntil = performance.now() + 3 * data.expectedMs + 2000;
+        this.onMessage(data);
+        return;
+      }
+      if (data.status === 'engine-ready') this.ready = true;
+      if (data.status === 'fatal') {
+        this.replace(`it stopped with an internal error (${data.message})`);
+        return;
+      }
+      this.onMessage(data);
+    };
+    worker.onerror = (event) => {
+      if (worker !== this.worker) return;
+      event.preventDefault?.();
+      const message = event.message || 'the worker failed';
+      if (!this.ready) {
+        // It never started: replacing it would fail the same way.
+        this.stop();
+        this.onUnavailable(message);
+        return;
+      }
+      this.replace(`it crashed (${message})`);
+    };
+    worker.onmessageerror = () => {
+      if (worker === this.worker) this.replace('a message from it could not be read');
+    };
+  }
+
+  watch() {
+    if (!this.worker) return;
+    const now = performance.now();
+    const allowance = HANG_MS + Math.max(0, this.busyUntil - now);
+    if (now - this.lastHeard > allowance) {
+      this.replace(this.ready
+        ? `it stopped answering for ${Math.round((now - this.lastHeard) / 1000)} s (it may have run out of memory)`
+        : 'it did not finish loading');
+      return;
+    }
+    this.worker.postMessage({ command: 'ping' });
+  }
+
+  replace(reason) {
+    this.worker?.terminate();
+    this.worker = null;
+    this.restarts += 1;
+    this.start();
+    this.onRestart(reason);
+  }
+
+  stop() {
+    this.worker?.terminate();
+    this.worker = null;
+    clearInterval(this.timer);
+  }
+
+  send(command, extra = {}, transfer = []) {
+    this.worker?.postMessage({ command, ...extra }, transfer);
+  }
+}
