@@ -47,7 +47,6 @@ let latest = null; // newest frame, drawn on the next animation frame
 let learned = null; // newest weights, drawn on the next animation frame
 let training = false;
 let chainsPlaying = false;
-let errorText = null; // shown until the next command
 let lastChainSteps = 0;
 let lastVisited = 0;
 let currentShape = [1, 1]; // image shape of the model being drawn
@@ -159,9 +158,11 @@ const engine = new EngineConnection({
 });
 
 function send(command, extra = {}) {
-  errorText = null;
-  lastAction = { train: 'training', chains: 'running the chains', chainStep: 'stepping the chains', step: 'making one update',
-    load: 'loading a model file', restore: 'restoring a saved run', configure: 'building a model' }[command] ?? lastAction;
+  setMessage('');
+  lastAction = { train: 'training', pause: 'pausing', chains: extra.play ? 'running the chains' : 'pausing the chains',
+    chainStep: 'stepping the chains', step: 'making one update', load: 'loading a model file', restore: 'restoring a saved run',
+    configure: 'building a model', retune: 'changing a setting', view: 'changing a setting', save: 'saving the model',
+    parseCsv: 'reading a CSV file', restartChains: 'restarting the chains' }[command] ?? lastAction;
   engine.send(command, extra);
 }
 
@@ -226,16 +227,23 @@ function setStatus(text) {
   $('status').textContent = text;
 }
 
-/** A message about something that went wrong, kept on screen until the next command. */
+/**
+ * The message line under the status: what went wrong, or what to do next. It stays
+ * until the next command; the status line above it goes on showing the run.
+ */
+function setMessage(text, kind = 'note') {
+  $('message').textContent = text;
+  $('message').dataset.kind = kind;
+  $('message').hidden = !text;
+}
+
 function showError(text) {
-  errorText = `Error: ${text}`;
-  setStatus(errorText);
+  setMessage(`Error: ${text}`, 'error');
 }
 
 /** A plain note (not an error): what to do next. */
 function setNote(text) {
-  errorText = text;
-  setStatus(text);
+  setMessage(text, 'note');
 }
 
 function showNotice(text) {
@@ -296,7 +304,7 @@ function onMessage(data) {
       else showSavedRun();
       return;
     case 'kept':
-      send('runs');
+      engine.send('runs');
       return;
     case 'autosaved':
       lastAutosave = data.meta;
@@ -320,12 +328,12 @@ function engineReady(limits) {
     showValues();
     restoreDrawn();
     configure();
-    send('runs');
+    engine.send('runs');
     return;
   }
   if (recovering) {
     recovering.waitingForRuns = true;
-    send('runs');
+    engine.send('runs');
   }
 }
 
@@ -346,11 +354,13 @@ function onRestart(reason) {
 function recover() {
   const { reason, action, repeated } = recovering;
   recovering = null;
-  const suspect = lastChange ? `${lastChange.label} = ${lastChange.value}` : `Hidden units = ${running?.n_hidden}`;
+  const advice = lastChange ? `If it stops again, change ${lastChange.label} = ${lastChange.value}.`
+    : 'If it stops again, try smaller settings (fewer hidden units or chains, a smaller batch).';
   if (repeated) {
+    const cause = lastChange ? `The last setting changed, ${lastChange.label} = ${lastChange.value}, may be the cause: choose a smaller value.`
+      : 'Try smaller settings (fewer hidden units, chains or a smaller batch).';
     showNotice(`The engine stopped again while ${action}: ${reason}. To avoid a loop it was started with the defaults `
-      + `instead of the last settings. The last setting changed, ${suspect}, may be the cause: choose a smaller value. `
-      + 'Your saved run is listed below.');
+      + `instead of the last settings. ${cause} Your saved run is listed below.`);
     values = withDefaults({ data: running?.data === 'drawn' || running?.data === 'loaded' ? 'mnist' : running?.data ?? 'mnist' });
     running = null;
     lastChange = null;
@@ -363,12 +373,12 @@ function recover() {
   if (saved) {
     showNotice(`The engine stopped while ${action}: ${reason}. It was restarted and the last good model `
       + `(step ${saved.stepsDone.toLocaleString('en')}, saved at ${new Date(saved.savedAt).toLocaleTimeString('en-GB')}) `
-      + `is restored, paused. If it stops again, change ${suspect}.`);
+      + `is restored, paused. ${advice}`);
     send('restore', { id: saved.id });
     return;
   }
   showNotice(`The engine stopped while ${action}: ${reason}. It was restarted; nothing had been saved yet, so the model `
-    + `was built afresh from the last settings, paused. If it stops again, change ${suspect}.`);
+    + `was built afresh from the last settings, paused. ${advice}`);
   if (running) values = { ...running };
   showValues();
   configure();
@@ -407,7 +417,8 @@ function restored({ meta, running: settings, data, curves }) {
   for (const e of curves.evaluation) recordEvaluation(e);
   if (!$('notice').hidden && !/restored/.test($('notice-text').textContent)) showNotice('');
   setNote(`Restored: ${meta.title}. Paused; press Train to go on.`);
-  send('runs');
+  lastAction = 'paused';
+  engine.send('runs');
 }
 
 // ---- frames ------------------------------------------------------------------------------------
@@ -521,7 +532,7 @@ function drawFrame(frame) {
   const tv = frame.distribution?.tv;
   $('chain-status').textContent = `chain step ${frame.chainSteps}` + (typeof tv === 'number'
     ? ` · total-variation distance ${tv.toFixed(3)} over ${frame.distribution.visited.toLocaleString('en')} visited states` : '');
-  $('status').textContent = errorText ?? describe(frame);
+  $('status').textContent = describe(frame);
   const perEpoch = frame.stepsPerEpoch || 1;
   $('epoch-progress').value = fraction((frame.stepsDone % perEpoch) / perEpoch);
   $('run-progress').value = fraction(frame.stepsDone / (perEpoch * frame.epochs));

@@ -33,6 +33,8 @@ const FINISH_NOW_MS = 100;
 const MAX_EXACT_VISIBLE = 16;
 const TOP_STATES = 24;
 const MAX_CURVE_POINTS = 3000;
+/** Work in progress is shown at least this often. */
+const SHOW_PROGRESS_MS = 250;
 
 const NUMERIC = ['side', 'n_hidden', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size',
   'persistent_chains', 'epochs', 'seed', 'chains', 'beta', 'steps_per_frame'];
@@ -392,6 +394,7 @@ function postFrame(status, { stats = null, evaluation = null, learned = false } 
     if (frame.learned.hiddenMean) transfer.push(frame.learned.hiddenMean.buffer);
   }
   postMessage(frame, transfer);
+  lastPosted = now;
 }
 
 // ---- autosave -----------------------------------------------------------------------------
@@ -448,6 +451,7 @@ async function keepCurrentRun() {
 // ---- the work loop --------------------------------------------------------------------------
 
 let scheduled = false;
+let lastPosted = 0;
 
 function busy() {
   return lab && (training || finishing || chainsPlaying || frameStepsLeft > 0 || lab.trainer.evaluationRunning
@@ -495,7 +499,9 @@ function loop() {
     const evaluation = evaluationSlice();
     const exactDone = distributionSlice();
     const ended = wasTraining && !training && !finishing;
-    if (stats || frameDone || evaluation || exactDone || ended) {
+    // Slow chains (a big model, many steps per frame) still show progress a few times a second.
+    const overdue = performance.now() - lastPosted > SHOW_PROGRESS_MS;
+    if (stats || frameDone || evaluation || exactDone || ended || overdue) {
       const status = ended && runFinished() ? 'finished' : statusWord();
       postFrame(status, { stats, evaluation, learned: ended });
     }

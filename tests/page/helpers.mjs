@@ -59,13 +59,24 @@ export function canvasSignature(page, selector) {
   });
 }
 
-/** Waits until the status line starts with one of `prefixes`. */
+/**
+ * Waits until the status line or the message line under it starts with one of
+ * `prefixes` (errors and notes go to the message line, the run's state to the status).
+ */
 export function waitForStatus(page, prefixes, timeout = 30000) {
   return page.waitForFunction(
-    (wanted) => wanted.some((p) => document.getElementById('status').textContent.startsWith(p)),
+    (wanted) => ['status', 'message'].some((id) => {
+      const element = document.getElementById(id);
+      return !element.hidden && wanted.some((p) => element.textContent.startsWith(p));
+    }),
     prefixes,
     { timeout },
   );
+}
+
+/** The message line's text (errors and notes), or '' when it is hidden. */
+export function messageText(page) {
+  return page.$eval('#message', (element) => (element.hidden ? '' : element.textContent));
 }
 
 /** The number in the status line after `word` ("step 12" -> 12). */

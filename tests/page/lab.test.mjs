@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { openLab, canvasSignature, waitForStatus, statusNumber } from './helpers.mjs';
+import { openLab, canvasSignature, waitForStatus, statusNumber, messageText } from './helpers.mjs';
 
 async function withLab(options, body) {
   const lab = await openLab(options);
@@ -133,11 +133,11 @@ test('a bad setting shows the engine message and nothing is lost', async () => {
     const { page } = lab;
     await setValue(page, 'batch_size', '50');
     await waitForStatus(page, ['Error']);
-    assert.match(await page.textContent('#status'), /batch_size = 50 is not allowed: between 1 and 14/);
+    assert.match(await messageText(page), /batch_size = 50 is not allowed: between 1 and 14/);
     await setValue(page, 'learning_rate', '-1');
     await setValue(page, 'batch_size', '7');
     await waitForStatus(page, ['Error']);
-    assert.match(await page.textContent('#status'), /learning_rate = -1 is not allowed: greater than 0/);
+    assert.match(await messageText(page), /learning_rate = -1 is not allowed: greater than 0/);
     await setValue(page, 'learning_rate', '0.1');
     await page.click('#step');
     await page.waitForFunction(() => /step 1 /.test(document.getElementById('status').textContent));
@@ -160,9 +160,9 @@ test('a saved model loads back, and a model for other data is refused with a rea
     const other = { ...model, n_visible: 9, weights: model.weights.slice(0, 9 * 16), visible_bias: model.visible_bias.slice(0, 9), image_shape: [3, 3] };
     await page.setInputFiles('#load-model', { name: 'other.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(other)) });
     await waitForStatus(page, ['Error']);
-    assert.match(await page.textContent('#status'), /this model has 9 visible units but the chosen data has 16 pixels/);
+    assert.match(await messageText(page), /this model has 9 visible units but the chosen data has 16 pixels/);
     await page.setInputFiles('#load-model', { name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from('{"format": "x"}') });
-    await page.waitForFunction(() => /format is "x"/.test(document.getElementById('status').textContent));
+    await page.waitForFunction(() => /format is "x"/.test(document.getElementById('message').textContent));
   });
 });
 
@@ -233,14 +233,14 @@ test('settings that would freeze the worker are refused with what to change', as
     await waitForStatus(page, ['Ready']);
     await page.selectOption('#algorithm', 'exact');
     await waitForStatus(page, ['Error']);
-    assert.match(await page.textContent('#status'), /one update with these settings would take about [\d.]+ s.*fewer hidden units/);
+    assert.match(await messageText(page), /one update with these settings would take about [\d.]+ s.*fewer hidden units/);
     assert.equal(await page.inputValue('#algorithm'), 'cd', 'the form shows what runs, not the refused choice');
     await page.selectOption('#algorithm', 'cd');
     await setValue(page, 'n_hidden', '100');
     await waitForStatus(page, ['Ready']);
     await setValue(page, 'k', '1000');
     await waitForStatus(page, ['Error']);
-    assert.match(await page.textContent('#status'), /lower k, the batch size/);
+    assert.match(await messageText(page), /lower k, the batch size/);
     await setValue(page, 'k', '1');
     await page.click('#step');
     await page.waitForFunction(() => /step 1 /.test(document.getElementById('status').textContent));
