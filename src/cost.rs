@@ -38,20 +38,23 @@ pub fn visible_distribution(m: usize, n: usize) -> f64 {
     enumeration(m, n)
 }
 
-/// The largest single piece of one update (the positive phase, one Gibbs step of the
-/// negative phase, or the parameter update; for `exact`, the whole enumeration): the
-/// longest time the trainer cannot stop. See [`crate::Trainer::advance`].
+/// The largest single piece of one update (see [`crate::Trainer::advance`]): each is
+/// one product of the minibatch or the chains with the weights, plus its sigmoids,
+/// except `exact`'s enumeration, which is one piece. This is the longest time the
+/// trainer cannot stop.
 pub fn update_piece(config: &TrainConfig, n_visible: usize) -> f64 {
     let (m, n) = (n_visible, config.n_hidden);
     let batch = config.batch_size as f64;
-    let chains = config.negative_chains();
-    let positive = 6.0 * batch * product(m, n) + batch * (m + n) as f64 * TRANSCENDENTAL;
-    let negative_step = gibbs_step(chains, m, n);
-    let finish =
-        free_energy(chains, m, n) + 2.0 * chains as f64 * product(m, n) + 10.0 * product(m, n);
+    let chains = config.negative_chains() as f64;
+    let mn = product(m, n);
+    let positive = 2.0 * batch * mn + batch * (m.max(n)) as f64 * TRANSCENDENTAL;
+    let update = 2.0 * chains * mn + 10.0 * mn;
     match config.algorithm {
-        Algorithm::Exact => positive + exact_negative(m, n),
-        _ => positive.max(negative_step).max(finish),
+        Algorithm::Exact => positive.max(exact_negative(m, n) + 10.0 * mn),
+        _ => positive
+            .max(gibbs_step(config.negative_chains(), m, n))
+            .max(2.0 * chains * mn + chains * n as f64 * TRANSCENDENTAL)
+            .max(update),
     }
 }
 

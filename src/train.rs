@@ -180,16 +180,37 @@ pub struct Trainer {
     pending: Option<Pending>,
 }
 
-/// An update in progress: the positive phase is done and the negative chains have
-/// `remaining` Gibbs steps to go before the parameters change.
+/// An update in progress, between two of its pieces (see [`Trainer::advance`]).
 struct Pending {
     started: f64,
+    stage: Stage,
     positive_visible: Matrix,
-    positive_hidden: Matrix,
+    /// `p(h | v)` of the minibatch, once the first piece has run.
+    positive_hidden: Option<Matrix>,
     reconstruction_error: f64,
     /// The `gibbs` algorithm's fresh chains (the other algorithms use stored chains).
     fresh: Option<GibbsChains>,
+    /// Gibbs steps of the negative phase still to run.
     remaining: usize,
+}
+
+/// The pieces of one update, in order. Each is at most one product of the minibatch
+/// (or the chains) with the weights, so the longest time the trainer cannot stop is
+/// one such product (see [`crate::cost::update_piece`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Sample h ~ p(h | v) for the minibatch.
+    Hidden,
+    /// The data term `Vᵀ p(H | V)` of the gradient.
+    DataTerm,
+    /// The reconstruction p(v | h) and the start of the negative chains.
+    Reconstruction,
+    /// One Gibbs step of the negative chains (`remaining` of them).
+    Negative,
+    /// `p(h | v)` of the negative chains' last states.
+    NegativeHidden,
+    /// The model term, the gradient and the new parameters.
+    Update,
 }
 
 impl Trainer {
@@ -346,48 +367,20 @@ impl Trainer {
     ) -> Result<Option<StepStats>> {
         if self.pending.is_none() {
             self.begin_update(now_ms());
-            if should_yield() {
-                return Ok(None);
-            }
         }
         loop {
-            let Some(pending) = self.pending.as_mut() else {
-                return Err(RbmError::Data("no update in progress".into()));
-            };
-            if pending.remaining == 0 {
-                break;
+            if let Some(stats) = self.run_piece(now_ms)? {
+                return Ok(Some(stats));
             }
-            let chains = match self.config.0.algorithm {
-                Algorithm::Cd => &mut self.batch_chain,
-                Algorithm::Gibbs => pending
-                    .fresh
-                    .as_mut()
-                    .ok_or_else(|| RbmError::Data("gibbs chains missing".into()))?,
-                Algorithm::Pcd => self
-                    .persistent
-                    .as_mut()
-                    .ok_or_else(|| RbmError::Data("pcd has no persistent chains".into()))?,
-                Algorithm::Exact => break,
-            };
-            chains.run(&self.model, 1, 1.0, &mut self.rng);
-            pending.remaining -= 1;
             if should_yield() {
                 return Ok(None);
             }
-        }
-        let pending = self.pending.take();
-        match pending {
-            Some(pending) => self.finish_update(pending, now_ms).map(Some),
-            None => Err(RbmError::Data("no update in progress".into())),
         }
     }
 
-    /// The positive phase: v from the data, p(h | v), the data term of the gradient
-    /// (into `grad_w`) and the reconstruction.
+    /// Picks the next minibatch and sets up its update.
     fn begin_update(&mut self, started: f64) {
-        let c = self.config.get();
-        let (m, n, batch) = (self.model.n_visible(), self.model.n_hidden(), c.batch_size);
-        let (algorithm, k) = (c.algorithm, c.k);
+        let batch = self.config.get().batch_size;
         if self.cursor + batch > self.order.len() {
             self.reshuffle();
         }
@@ -400,39 +393,88 @@ impl Trainer {
                 .copy_from_slice(self.data.row(example));
         }
         self.cursor += batch;
-        let positive_visible = chain.visible.clone();
-        chain.sample_hidden(&self.model, 1.0, &mut self.rng);
-        let positive_hidden = chain.hidden_prob.clone();
-        gemm(
-            m,
-            batch,
-            n,
-            Strided::transpose_of(positive_visible.as_slice(), m),
-            positive_hidden.as_slice(),
-            &mut self.grad_w,
-            false,
-        );
-        // One more half step gives the reconstruction p(v | h) of the minibatch.
-        chain.sample_visible(&self.model, 1.0, &mut self.rng);
-        let reconstruction_error = mean_squared_difference(&positive_visible, &chain.visible_prob);
-        let (fresh, remaining) = match algorithm {
-            Algorithm::Exact => (None, 0),
-            // The minibatch chain already did its first step from the data.
-            Algorithm::Cd => (None, k - 1),
-            Algorithm::Gibbs => (
-                Some(GibbsChains::random(&self.model, batch, &mut self.rng)),
-                k,
-            ),
-            Algorithm::Pcd => (None, k),
-        };
         self.pending = Some(Pending {
             started,
-            positive_visible,
-            positive_hidden,
-            reconstruction_error,
-            fresh,
-            remaining,
+            stage: Stage::Hidden,
+            positive_visible: chain.visible.clone(),
+            positive_hidden: None,
+            reconstruction_error: 0.0,
+            fresh: None,
+            remaining: 0,
         });
+    }
+
+    /// Runs the pending update's next piece; returns the stats when it was the last.
+    fn run_piece(&mut self, now_ms: &dyn Fn() -> f64) -> Result<Option<StepStats>> {
+        let missing = || RbmError::Data("no update in progress".into());
+        let c = self.config.get();
+        let (m, n, batch) = (self.model.n_visible(), self.model.n_hidden(), c.batch_size);
+        let (algorithm, k) = (c.algorithm, c.k);
+        let pending = self.pending.as_mut().ok_or_else(missing)?;
+        let chain = &mut self.batch_chain;
+        pending.stage = match pending.stage {
+            Stage::Hidden => {
+                chain.sample_hidden(&self.model, 1.0, &mut self.rng);
+                pending.positive_hidden = Some(chain.hidden_prob.clone());
+                Stage::DataTerm
+            }
+            Stage::DataTerm => {
+                let hidden = pending.positive_hidden.as_ref().ok_or_else(missing)?;
+                gemm(
+                    m,
+                    batch,
+                    n,
+                    Strided::transpose_of(pending.positive_visible.as_slice(), m),
+                    hidden.as_slice(),
+                    &mut self.grad_w,
+                    false,
+                );
+                Stage::Reconstruction
+            }
+            Stage::Reconstruction => {
+                // One more half step gives the reconstruction p(v | h) of the minibatch.
+                chain.sample_visible(&self.model, 1.0, &mut self.rng);
+                pending.reconstruction_error =
+                    mean_squared_difference(&pending.positive_visible, &chain.visible_prob);
+                (pending.fresh, pending.remaining) = match algorithm {
+                    Algorithm::Exact => (None, 0),
+                    // The minibatch chain already did its first step from the data.
+                    Algorithm::Cd => (None, k - 1),
+                    Algorithm::Gibbs => (
+                        Some(GibbsChains::random(&self.model, batch, &mut self.rng)),
+                        k,
+                    ),
+                    Algorithm::Pcd => (None, k),
+                };
+                match algorithm {
+                    Algorithm::Exact => Stage::Update,
+                    _ if pending.remaining > 0 => Stage::Negative,
+                    _ => Stage::NegativeHidden,
+                }
+            }
+            Stage::Negative => {
+                let chains =
+                    negative_chains(algorithm, chain, &mut pending.fresh, &mut self.persistent)?;
+                chains.run(&self.model, 1, 1.0, &mut self.rng);
+                pending.remaining -= 1;
+                if pending.remaining > 0 {
+                    Stage::Negative
+                } else {
+                    Stage::NegativeHidden
+                }
+            }
+            Stage::NegativeHidden => {
+                let chains =
+                    negative_chains(algorithm, chain, &mut pending.fresh, &mut self.persistent)?;
+                chains.refresh_hidden_prob(&self.model, 1.0);
+                Stage::Update
+            }
+            Stage::Update => {
+                let pending = self.pending.take().ok_or_else(missing)?;
+                return self.finish_update(pending, now_ms).map(Some);
+            }
+        };
+        Ok(None)
     }
 
     /// The negative statistics, the gradient and the update of the parameters.
@@ -447,6 +489,8 @@ impl Trainer {
             mut fresh,
             ..
         } = pending;
+        let positive_hidden = positive_hidden
+            .ok_or_else(|| RbmError::Data("the positive phase did not run".into()))?;
 
         // Negative phase into negative_w, negative_b, negative_c (means over chains).
         let (negative_b, negative_c) = match c.algorithm {
@@ -459,17 +503,12 @@ impl Trainer {
                 (to_f32(&expectations.visible), to_f32(&expectations.hidden))
             }
             algorithm => {
-                let chains = match algorithm {
-                    Algorithm::Cd => &mut self.batch_chain,
-                    Algorithm::Gibbs => fresh
-                        .as_mut()
-                        .ok_or_else(|| RbmError::Data("gibbs chains missing".into()))?,
-                    _ => self
-                        .persistent
-                        .as_mut()
-                        .ok_or_else(|| RbmError::Data("pcd has no persistent chains".into()))?,
-                };
-                chains.refresh_hidden_prob(&self.model, 1.0);
+                let chains = negative_chains(
+                    algorithm,
+                    &mut self.batch_chain,
+                    &mut fresh,
+                    &mut self.persistent,
+                )?;
                 chain_statistics(chains, &mut self.negative_w)
             }
         };
@@ -671,6 +710,26 @@ impl Trainer {
         trainer.velocity_b = velocity_b;
         trainer.velocity_c = velocity_c;
         Ok(trainer)
+    }
+}
+
+/// The chains whose states give the model term: the minibatch chain for `cd`, the
+/// fresh chains for `gibbs`, the persistent chains for `pcd`.
+fn negative_chains<'a>(
+    algorithm: Algorithm,
+    batch_chain: &'a mut GibbsChains,
+    fresh: &'a mut Option<GibbsChains>,
+    persistent: &'a mut Option<GibbsChains>,
+) -> Result<&'a mut GibbsChains> {
+    match algorithm {
+        Algorithm::Cd => Ok(batch_chain),
+        Algorithm::Gibbs => fresh
+            .as_mut()
+            .ok_or_else(|| RbmError::Data("gibbs chains missing".into())),
+        Algorithm::Pcd => persistent
+            .as_mut()
+            .ok_or_else(|| RbmError::Data("pcd has no persistent chains".into())),
+        Algorithm::Exact => Err(RbmError::Data("exact has no chains".into())),
     }
 }
 

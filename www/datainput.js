@@ -112,7 +112,7 @@ export function patternsToPixels(patterns) {
 }
 
 /** CSV files are read up to this size (the engine parses them; see data::parse_csv). */
-export const MAX_CSV_BYTES = 64e6;
+export const MAX_CSV_BYTES = 32e6;
 /** Most PNG images read at once. */
 export const MAX_PNG_FILES = 10_000;
 

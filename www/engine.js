@@ -1,5 +1,7 @@
-// The page's connection to the engine's worker, with a watchdog. The worker answers a
-// ping every PING_MS; any message counts as a sign of life. Before long synchronous
+// The page's connection to the engine's worker, with a watchdog. The page pings every
+// PING_MS and the worker answers at once; any message counts as a sign of life. Silence
+// is measured from the oldest unanswered ping, so a background tab whose timers the
+// browser slows to once a minute is not mistaken for a dead worker. Before long synchronous
 // work it says how long it expects to be busy, and the watchdog waits that much longer.
 // A worker that crashes, traps (it then reports itself "fatal"), runs out of memory or
 // stops answering for HANG_MS is terminated and replaced, and `onRestart` is told why,
@@ -24,6 +26,7 @@ export class EngineConnection {
     this.worker = null;
     this.ready = false;
     this.lastHeard = 0;
+    this.pingSent = null; // when the oldest unanswered ping was sent
     this.busyUntil = 0;
     this.restarts = 0;
     this.timer = setInterval(() => this.watch(), PING_MS);
@@ -33,12 +36,14 @@ export class EngineConnection {
   start() {
     this.ready = false;
     this.lastHeard = performance.now();
+    this.pingSent = this.lastHeard; // loading counts as an unanswered ping
     this.busyUntil = 0;
     const worker = new Worker(this.url, { type: 'module' });
     this.worker = worker;
     worker.onmessage = ({ data }) => {
       if (worker !== this.worker) return;
       this.lastHeard = performance.now();
+      this.pingSent = null;
       if (data.status === 'pong') return;
       if (data.status === 'busy') {
         this.busyUntil = performance.now() + 3 * data.expectedMs + 2000;
@@ -73,12 +78,13 @@ export class EngineConnection {
     if (!this.worker) return;
     const now = performance.now();
     const allowance = HANG_MS + Math.max(0, this.busyUntil - now);
-    if (now - this.lastHeard > allowance) {
+    if (this.pingSent !== null && now - this.pingSent > allowance) {
       this.replace(this.ready
-        ? `it stopped answering for ${Math.round((now - this.lastHeard) / 1000)} s (it may have run out of memory)`
+        ? `it stopped answering for ${Math.round((now - this.pingSent) / 1000)} s (it may have run out of memory)`
         : 'it did not finish loading');
       return;
     }
+    if (this.pingSent === null) this.pingSent = now;
     this.worker.postMessage({ command: 'ping' });
   }
 

@@ -82,14 +82,15 @@ function validate(settings) {
   }
 }
 
-function formatDuration(ms) {
+/** "about 6.9 s", "about 3 hours", "over a thousand years". */
+function aboutDuration(ms) {
   const seconds = ms / 1000;
-  if (seconds < 90) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
-  if (seconds < 5400) return `${Math.round(seconds / 60)} minutes`;
-  if (seconds < 172800) return `${Math.round(seconds / 3600)} hours`;
-  if (seconds < 3.2e7 * 2) return `${Math.round(seconds / 86400)} days`;
-  if (seconds < 3.2e10) return `${Math.round(seconds / 3.15e7)} years`;
-  return 'more than a thousand years';
+  if (seconds < 90) return `about ${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
+  if (seconds < 5400) return `about ${Math.round(seconds / 60)} minutes`;
+  if (seconds < 172800) return `about ${Math.round(seconds / 3600)} hours`;
+  if (seconds < 6.3e7) return `about ${Math.round(seconds / 86400)} days`;
+  if (seconds < 3.2e10) return `about ${Math.round(seconds / 3.15e7)} years`;
+  return 'over a thousand years';
 }
 
 /** Refuses training settings whose one update would block the worker for seconds. */
@@ -97,7 +98,7 @@ function checkUpdateCost(training, nVisible) {
   const { update } = updateCost(training, nVisible);
   const ms = update / FLOPS_PER_MS;
   if (ms > MAX_UPDATE_MS) {
-    throw new Error(`one update with these settings would take about ${formatDuration(ms)} and leave the lab unresponsive; `
+    throw new Error(`one update with these settings would take ${aboutDuration(ms)} and leave the lab unresponsive; `
       + (training.algorithm === 'exact' ? 'use fewer hidden units (enumeration doubles with each) or a sampling algorithm'
         : 'lower k, the batch size, the persistent chains or the hidden units'));
   }
@@ -107,7 +108,7 @@ function checkUpdateCost(training, nVisible) {
 function checkChainCost(chains, m, n) {
   const ms = (gibbsStepCost(chains, m, n) + freeEnergyCost(chains, m, n)) / FLOPS_PER_MS;
   if (ms > MAX_CHAIN_STEP_MS) {
-    throw new Error(`one step of ${chains} chains of this ${m} x ${n} model would take about ${formatDuration(ms)}, `
+    throw new Error(`one step of ${chains} chains of this ${m} x ${n} model would take ${aboutDuration(ms)}, `
       + 'too long to stay responsive: use fewer chains or hidden units');
   }
 }
@@ -196,11 +197,16 @@ function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
   frameStepsLeft = 0;
 }
 
-/** Builds a trainer and chains for `settings` (by `makeTrainer`); frees all on failure. */
+/**
+ * Builds a trainer and chains for `settings` (by `makeTrainer`, which checks every
+ * setting against the data first), refuses them if an update or a chain step would
+ * block for long, and frees all on failure.
+ */
 function build(settings, data, makeTrainer) {
   let trainer = null;
   try {
     trainer = makeTrainer();
+    checkUpdateCost(trainingSettings({ ...settings, n_hidden: trainer.nHidden }), trainer.nVisible);
     if (data.heldOut) trainer.setHeldOut(data.heldOut);
     checkChainCost(settings.chains, trainer.nVisible, trainer.nHidden);
     const chains = Chains.forTrainer(trainer, settings.chains, (settings.seed + 1) >>> 0);
@@ -397,6 +403,14 @@ function postFrame(status, { stats = null, evaluation = null, learned = false } 
   lastPosted = now;
 }
 
+/** Finishes an update left part-way (saying so first when that takes a while). */
+function finishPendingUpdate() {
+  if (!lab.trainer.updateInProgress) return;
+  const ms = updateCost(trainingSettings(lab.settings), lab.m).update / FLOPS_PER_MS;
+  if (ms > 500) announceBusy('finishing the current update', ms);
+  if (lab.trainer.trainFor(60000, 1).updates > 0) modelChanged();
+}
+
 // ---- autosave -----------------------------------------------------------------------------
 
 let saving = Promise.resolve();
@@ -442,7 +456,7 @@ function maybeAutosave() {
 /** Before a run is replaced: its latest state is saved, and the page is told it is kept. */
 async function keepCurrentRun() {
   if (!lab?.valuable) return;
-  if (lab.trainer.updateInProgress && lab.trainer.trainFor(60000, 1).updates > 0) modelChanged();
+  finishPendingUpdate();
   const meta = { id: lab.runId, title: describeRun(lab.settings, stepsDone()), stepsDone: stepsDone() };
   await autosave();
   if (!storageBroken) postMessage({ status: 'kept', meta });
@@ -554,8 +568,6 @@ const HANDLERS = {
     validate(settings);
     const loaded = await loadData(settings, data);
     try {
-      const m = loaded.train.rows * loaded.train.cols;
-      checkUpdateCost(trainingSettings(settings), m);
       const built = build(settings, loaded, () => new Trainer(trainingSettings(settings), loaded.train));
       await keepCurrentRun();
       install(settings, loaded, dataDescriptor(settings, data), built.trainer, built.chains);
@@ -571,12 +583,12 @@ const HANDLERS = {
     if (!lab) return;
     validate(settings);
     const training = trainingSettings({ ...settings, n_hidden: lab.trainer.nHidden });
-    checkUpdateCost(training, lab.m);
-    if (lab.trainer.updateInProgress) lab.trainer.trainFor(60000, 1);
+    finishPendingUpdate();
     const rbm = lab.trainer.model();
     let trainer;
     try {
       trainer = Trainer.resume(training, rbm, lab.train);
+      checkUpdateCost(training, lab.m);
       if (lab.heldOut) trainer.setHeldOut(lab.heldOut);
     } catch (error) {
       trainer?.free();
@@ -639,7 +651,7 @@ const HANDLERS = {
     training = false;
     finishing = false;
     const ms = updateCost(trainingSettings(lab.settings), lab.m).update / FLOPS_PER_MS;
-    if (ms > 1000) announceBusy('one update', ms);
+    if (ms > 500) announceBusy('one update', ms);
     const slice = lab.trainer.trainFor(60000, 1);
     lab.valuable = true;
     modelChanged();
@@ -673,7 +685,9 @@ const HANDLERS = {
 
   save() {
     if (!lab) return;
-    if (lab.trainer.updateInProgress) lab.trainer.trainFor(60000, 1);
+    finishPendingUpdate();
+    const weights = lab.m * lab.trainer.nHidden;
+    if (weights > 1e6) announceBusy('writing the model file', weights / 5000);
     const rbm = lab.trainer.model();
     try {
       postMessage({ status: 'saved', text: rbm.toJson(), fileName: fileName() });
@@ -701,7 +715,6 @@ const HANDLERS = {
       }
       const running = { ...settings, n_hidden: rbm.nHidden };
       const training = trainingSettings(running);
-      checkUpdateCost(training, pixels);
       const built = build(running, loaded, () => Trainer.resume(training, rbm, loaded.train));
       await keepCurrentRun();
       install(running, loaded, dataDescriptor(settings, data), built.trainer, built.chains, { valuable: true });

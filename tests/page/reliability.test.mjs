@@ -110,6 +110,57 @@ test('choosing your own data is not an error, and a save names the model that ru
     const { name, text } = await saveModel(page);
     assert.match(name, /^rbm-bars-16x16-step0\.json$/);
     assert.equal(JSON.parse(text).n_visible, 16);
+    // One image is "1 image"; its size is rows x columns, as everywhere.
+    await setValue(page, 'load-rows', '2');
+    await setValue(page, 'load-cols', '3');
+    await page.setInputFiles('#load-file', { name: 'one.csv', mimeType: 'text/csv', buffer: Buffer.from('1,0,1,0,1,0\n') });
+    await page.waitForFunction(() => /^1 image of 2 rows x 3 columns loaded/.test(document.getElementById('load-status').textContent));
+    await waitForStatus(page, ['Ready']);
+  });
+});
+
+test('Reset, a new address and the R key keep the trained model a click away', async () => {
+  await withLab({ hash: '#data=bars&side=4&epochs=100000' }, async ({ page }) => {
+    for (let n = 1; n <= 4; n++) {
+      await page.click('#step');
+      await waitForStepExactly(page, n);
+    }
+    await page.click('#reset');
+    await waitForStatus(page, ['Ready']);
+    await page.waitForFunction(() => !document.getElementById('saved-run').hidden);
+    assert.match(await page.textContent('#saved-run-text'), /step 4, saved just now/);
+    await page.keyboard.press('r');
+    await waitForStatus(page, ['Ready']);
+    await page.evaluate(() => { location.hash = '#data=bars&side=3'; });
+    await waitForStatus(page, ['Ready']);
+    assert.match(await page.textContent('#saved-run-text'), /step 4/);
+    await page.click('#saved-run-restore');
+    await waitForStatus(page, ['Restored:']);
+    await waitForStepExactly(page, 4);
+    assert.equal(hashOf(page).get('side'), '4', 'the address follows the restored run');
+  });
+});
+
+test('costly work is sliced: the exact p(v) of a wide model, and refusals say how long', async () => {
+  // Defect 7: 2^16 states x 2,000 hidden units used to block the worker for 43 s.
+  await withLab({ hash: '#data=bars&side=4&hidden=2000' }, async ({ page }) => {
+    await page.click('#chains-play');
+    await page.waitForFunction(() => /total-variation distance/.test(document.getElementById('chain-status').textContent), null, { timeout: 30000 });
+    const started = Date.now();
+    await page.click('#chains-play');
+    await page.waitForFunction(() => /^Paused/.test(document.getElementById('status').textContent), null, { timeout: 5000 });
+    assert.ok(Date.now() - started < 1000, `pausing took ${Date.now() - started} ms`);
+    // Defect 13: exact training on MNIST is refused in words, not in 1.6e25 s.
+    await page.selectOption('#data', 'mnist');
+    await waitForStatus(page, ['Ready']);
+    await page.selectOption('#algorithm', 'exact');
+    await waitForStatus(page, ['Error']);
+    assert.match(await page.textContent('#message'), /exact computation enumerates the smaller layer and allows at most 20 units/);
+    await setValue(page, 'n_hidden', '19');
+    await waitForStatus(page, ['Ready']);
+    await page.selectOption('#algorithm', 'exact');
+    await waitForStatus(page, ['Error']);
+    assert.match(await page.textContent('#message'), /would take about [\d.]+ s and leave the lab unresponsive/);
   });
 });
 
