@@ -74,6 +74,10 @@ impl Range {
 
 /// Shortest decimal form of a limit (1e-5 as 0.00001, 4294967295 in full).
 fn number(x: f64) -> String {
+    if x == u64::MAX as f64 {
+        // The largest u64; its f64 is 2^64, one more.
+        return u64::MAX.to_string();
+    }
     if x.fract() == 0.0 && x.abs() < 1e21 {
         format!("{}", x as i128)
     } else {

@@ -10,6 +10,8 @@
 const PING_MS = 1000;
 /** Silence longer than this (beyond an announced busy time) means the worker is gone. */
 export const HANG_MS = 4000;
+/** A worker still loading its modules gets longer (a slow network, a slow device). */
+const LOADING_MS = 20000;
 
 export class EngineConnection {
   /**
@@ -77,11 +79,14 @@ export class EngineConnection {
   watch() {
     if (!this.worker) return;
     const now = performance.now();
-    const allowance = HANG_MS + Math.max(0, this.busyUntil - now);
+    const allowance = (this.ready ? HANG_MS : LOADING_MS) + Math.max(0, this.busyUntil - now);
     if (this.pingSent !== null && now - this.pingSent > allowance) {
-      this.replace(this.ready
-        ? `it stopped answering for ${Math.round((now - this.pingSent) / 1000)} s (it may have run out of memory)`
-        : 'it did not finish loading');
+      if (!this.ready) {
+        this.stop();
+        this.onUnavailable(`it did not load within ${LOADING_MS / 1000} s`);
+        return;
+      }
+      this.replace(`it stopped answering for ${Math.round((now - this.pingSent) / 1000)} s (it may have run out of memory)`);
       return;
     }
     if (this.pingSent === null) this.pingSent = now;

@@ -110,7 +110,7 @@ function readValue(setting) {
   const raw = $(setting.id).value;
   if (setting.kind === 'choice') return raw;
   // An empty field is not 0: it is refused with the allowed range.
-  return raw.trim() === '' ? NaN : Number(raw);
+  return raw.trim() === '' ? NaN : Number(raw) + 0;
 }
 
 function saveHash() {

@@ -120,7 +120,8 @@ export function parseHash(hash) {
       if (setting.options.includes(raw)) values[setting.id] = raw;
       else problems.push(`${setting.key} = ${clip(raw)} is not one of ${setting.options.join(', ')}`);
     } else {
-      const number = raw.trim() === '' ? NaN : Number(raw);
+      // Number('') is 0, not "nothing"; and -0 is 0 (it would not survive a round trip).
+      const number = raw.trim() === '' ? NaN : Number(raw) + 0;
       const problem = rangeProblem(setting.id, number);
       if (problem) problems.push(problem.replace(/^\S+ (is empty|=)/, `${setting.key} $1`).replace(/= NaN/, `= ${clip(raw)}`));
       else values[setting.id] = number;

@@ -453,8 +453,15 @@ function maybeAutosave() {
   if (!training || performance.now() - lab.lastSaved > AUTOSAVE_EVERY_MS) autosave();
 }
 
-/** Before a run is replaced: its latest state is saved, and the page is told it is kept. */
+/**
+ * Before a run is replaced: its work stops, its latest state is saved, and the page is
+ * told it is kept.
+ */
 async function keepCurrentRun() {
+  training = false;
+  finishing = false;
+  chainsPlaying = false;
+  frameStepsLeft = 0;
   if (!lab?.valuable) return;
   finishPendingUpdate();
   const meta = { id: lab.runId, title: describeRun(lab.settings, stepsDone()), stepsDone: stepsDone() };
