@@ -199,6 +199,8 @@ impl Mutator {
 /// What one target does with an input: Ok(true) accepted, Ok(false) refused with a
 /// message, Err(text) an accepted input that broke an invariant.
 type Check = fn(&[u8]) -> Result<bool, String>;
+/// A target: its name, its corpus and its check.
+type Target = (&'static str, fn() -> Vec<Vec<u8>>, Check);
 
 fn check_model_file(input: &[u8]) -> Result<bool, String> {
     let Ok(text) = std::str::from_utf8(input) else {
@@ -533,7 +535,7 @@ fn main() {
     // Panics are expected to be caught and reported, not printed one by one.
     std::panic::set_hook(Box::new(|_| {}));
     let limit = Duration::from_secs_f64(seconds.min(1e9));
-    let targets: [(&str, fn() -> Vec<Vec<u8>>, Check); 4] = [
+    let targets: [Target; 4] = [
         ("modelfile", model_file_corpus, check_model_file),
         ("packed", packed_corpus, check_packed),
         ("csv", csv_corpus, check_csv),
