@@ -15,19 +15,13 @@ import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initSync, settingLimits, checkPageSetting } from '../www/pkg/rbm_lab.js';
+import { fuzzOptions } from './fuzz-args.mjs';
 import { SETTINGS, DEFAULTS, applyLimits, rangeProblem, parseHash, toHash, withDefaults, encodePatterns,
   decodePatterns } from '../www/settings.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all) => (
-  arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []));
-const INPUTS = Number(args.inputs ?? 1_000_000);
-const SECONDS = Number(args.seconds ?? Infinity);
-if (!(INPUTS >= 0 && SECONDS >= 0)) {
-  console.error('usage: --inputs N (a whole number) --seconds S (a number or Infinity) --seed X');
-  process.exit(2);
-}
-let state = BigInt(args.seed ?? 1) * 0x9e3779b97f4a7c15n + 1n;
+const { inputs: INPUTS, seconds: SECONDS, seed: SEED } = fuzzOptions();
+let state = BigInt(SEED) * 0x9e3779b97f4a7c15n + 1n;
 
 /** xorshift64*: seeded, so a failure can be replayed. */
 function random() {

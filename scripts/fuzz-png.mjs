@@ -10,16 +10,9 @@
 // 64 x 64 with 0/1 pixels, or a refusal that says the file is not a readable image or
 // is too large; any other outcome (another exception, a wrong size, a hang) fails.
 import { openLab, waitForStatus } from '../tests/page/helpers.mjs';
+import { fuzzOptions } from './fuzz-args.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((pairs, arg, i, all) => (
-  arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []));
-const INPUTS = Number(args.inputs ?? 1_000_000);
-const SECONDS = Number(args.seconds ?? Infinity);
-if (!(INPUTS >= 0 && SECONDS >= 0)) {
-  console.error('usage: --inputs N (a whole number) --seconds S (a number or Infinity) --seed X');
-  process.exit(2);
-}
-const SEED = Number(args.seed ?? 1);
+const { inputs: INPUTS, seconds: SECONDS, seed: SEED } = fuzzOptions();
 const BATCH = 2000;
 
 const lab = await openLab({ hash: '#data=bars&side=4' });

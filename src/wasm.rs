@@ -676,15 +676,7 @@ impl JsTrainer {
     /// a snapshot of the current model, computed by `advanceDistribution`.
     #[wasm_bindgen(js_name = startDistribution)]
     pub fn start_distribution(&mut self, beta: f32) -> Result<(), JsError> {
-        check_beta(beta)?;
-        let m = self.inner.model().n_visible();
-        if m > MAX_DISTRIBUTION_UNITS {
-            return Err(js_error(RbmError::setting(
-                "visible units for the exact distribution",
-                m,
-                format!("at most {MAX_DISTRIBUTION_UNITS}"),
-            )));
-        }
+        self.check_distribution(beta)?;
         self.distribution =
             Some(VisibleDistributionJob::new(self.inner.model().clone(), beta).map_err(js_error)?);
         Ok(())
@@ -708,6 +700,17 @@ impl JsTrainer {
     /// The exact `p_β(v)` of every visible state at once (bit i of the index is pixel i).
     #[wasm_bindgen(js_name = visibleDistribution)]
     pub fn visible_distribution(&self, beta: f32) -> Result<Vec<f64>, JsError> {
+        self.check_distribution(beta)?;
+        exact::visible_distribution(self.inner.model(), beta).map_err(js_error)
+    }
+}
+
+/// The page shows the exact distribution next to the chains up to 2^16 states.
+const MAX_DISTRIBUTION_UNITS: usize = 16;
+
+impl JsTrainer {
+    /// β in range and a visible layer small enough for the exact p(v) of every state.
+    fn check_distribution(&self, beta: f32) -> Result<(), JsError> {
         check_beta(beta)?;
         let m = self.inner.model().n_visible();
         if m > MAX_DISTRIBUTION_UNITS {
@@ -717,12 +720,9 @@ impl JsTrainer {
                 format!("at most {MAX_DISTRIBUTION_UNITS}"),
             )));
         }
-        exact::visible_distribution(self.inner.model(), beta).map_err(js_error)
+        Ok(())
     }
 }
-
-/// The page shows the exact distribution next to the chains up to 2^16 states.
-const MAX_DISTRIBUTION_UNITS: usize = 16;
 
 /// Settings go through JSON text rather than serde-wasm-bindgen's object reader, which
 /// skips unknown keys: a misspelt setting must be an error, not silently ignored.

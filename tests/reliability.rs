@@ -8,6 +8,13 @@ use rbm_lab::exact::{self, VisibleDistributionJob};
 use rbm_lab::monitor::{self, EvaluationJob};
 use rbm_lab::{data, rng, snapshot, Algorithm, Matrix, TrainConfig, Trainer};
 
+const ALGORITHMS: [Algorithm; 4] = [
+    Algorithm::Cd,
+    Algorithm::Pcd,
+    Algorithm::Gibbs,
+    Algorithm::Exact,
+];
+
 fn config(algorithm: Algorithm) -> TrainConfig {
     TrainConfig {
         n_hidden: 7,
@@ -42,12 +49,7 @@ fn state(trainer: &Trainer) -> (u64, u64, Option<u64>) {
 #[test]
 fn a_restored_run_continues_bit_for_bit() {
     let set = data::bars_and_stripes(3).unwrap();
-    for algorithm in [
-        Algorithm::Cd,
-        Algorithm::Pcd,
-        Algorithm::Gibbs,
-        Algorithm::Exact,
-    ] {
+    for algorithm in ALGORITHMS {
         // 37 updates of 6 rows cross two reshuffles of the 14 examples.
         let mut whole = Trainer::new(config(algorithm), &set.images).unwrap();
         let errors_whole = run(&mut whole, 37 + 29);
@@ -71,12 +73,7 @@ fn a_restored_run_continues_bit_for_bit() {
 #[test]
 fn an_update_split_into_pieces_equals_a_whole_one() {
     let set = data::bars_and_stripes(3).unwrap();
-    for algorithm in [
-        Algorithm::Cd,
-        Algorithm::Pcd,
-        Algorithm::Gibbs,
-        Algorithm::Exact,
-    ] {
+    for algorithm in ALGORITHMS {
         let mut whole = Trainer::new(config(algorithm), &set.images).unwrap();
         let mut pieces = Trainer::new(config(algorithm), &set.images).unwrap();
         let mut calls = 0;

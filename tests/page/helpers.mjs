@@ -1,6 +1,7 @@
 // Shared set-up for the page tests: the lab's own static server and Debian's Chromium
 // driven by playwright-core (which gives each launch a fresh, empty profile), with
 // every console error and off-origin request recorded.
+import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,4 +85,25 @@ export async function statusNumber(page, word) {
   const text = await page.textContent('#status');
   const match = new RegExp(`${word} ([\\d.]+)`).exec(text);
   return match ? Number(match[1]) : NaN;
+}
+
+/**
+ * Opens the lab, waits for it to be ready, runs `body(lab)`, then asserts that the page
+ * logged no console error and made no request outside its origin; always closes.
+ */
+export async function withLab(options, body) {
+  const lab = await openLab(options);
+  try {
+    await waitForStatus(lab.page, ['Ready']);
+    await body(lab);
+    assert.deepEqual(lab.problems, []);
+  } finally {
+    await lab.close();
+  }
+}
+
+/** Types a value and leaves the field, as a person does: one native change event. */
+export async function setValue(page, id, value) {
+  await page.fill(`#${id}`, value);
+  await page.press(`#${id}`, 'Tab');
 }

@@ -3,24 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { openLab, canvasSignature, waitForStatus, statusNumber, messageText } from './helpers.mjs';
+import { canvasSignature, waitForStatus, statusNumber, messageText, withLab, setValue } from './helpers.mjs';
 
-async function withLab(options, body) {
-  const lab = await openLab(options);
-  try {
-    await waitForStatus(lab.page, ['Ready']);
-    await body(lab);
-    assert.deepEqual(lab.problems, []);
-  } finally {
-    await lab.close();
-  }
-}
-
-/** Types a value and leaves the field, as a person does: one native change event. */
-async function setValue(page, id, value) {
-  await page.fill(`#${id}`, value);
-  await page.press(`#${id}`, 'Tab');
-}
 
 const points = (page, id) => page.$eval(`#${id}`, (element) => Number(element.dataset.points));
 

@@ -6,24 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { openLab, canvasSignature, waitForStatus, statusNumber } from './helpers.mjs';
+import { canvasSignature, waitForStatus, statusNumber, withLab, setValue } from './helpers.mjs';
 import { CONTENT_SECURITY_POLICY } from '../../scripts/site-files.mjs';
 
-async function withLab(options, body, { ready = ['Ready'] } = {}) {
-  const lab = await openLab(options);
-  try {
-    await waitForStatus(lab.page, ready);
-    await body(lab);
-    assert.deepEqual(lab.problems, []);
-  } finally {
-    await lab.close();
-  }
-}
-
-async function setValue(page, id, value) {
-  await page.fill(`#${id}`, value);
-  await page.press(`#${id}`, 'Tab');
-}
 
 const hashOf = (page) => new URLSearchParams(new URL(page.url()).hash.slice(1));
 /** Waits until the status line's step is at least `min` (and at most `max`). */
