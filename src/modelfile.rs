@@ -20,6 +20,7 @@ use core::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::error::{RbmError, Result};
 use crate::model::Rbm;
@@ -34,6 +35,8 @@ pub const MAX_FILE_BYTES: usize = 256 << 20;
 /// most 15 characters; this leaves room for spaces and line breaks), and for the rest.
 const BYTES_PER_NUMBER: u64 = 48;
 const BYTES_BESIDES_NUMBERS: u64 = 1 << 20;
+/// Most updates a file may say were done: 2^53, exact in a JS number.
+pub const MAX_STEPS_DONE: u64 = 1 << 53;
 
 /// What the file says about how the model was trained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -145,6 +148,14 @@ pub fn from_json(text: &str) -> Result<ModelFile> {
             Some((rows as usize, cols as usize))
         }
     };
+    if let Some(training) = &body.training {
+        if training.steps_done > MAX_STEPS_DONE {
+            return Err(bad(format!(
+                "training.steps_done = {} is more than the {MAX_STEPS_DONE} updates a run can count",
+                training.steps_done
+            )));
+        }
+    }
     let model = Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)
         .map_err(|e| bad(e.to_string()))?;
     Ok(ModelFile {
@@ -445,6 +456,7 @@ impl<'de> Visitor<'de> for BodySeed {
         };
         // m * n was checked by check_sizes: at most MAX_WEIGHTS, no overflow.
         let (m, n, cap) = (self.m, self.n, self.max_capacity);
+        let (mut seen_image_shape, mut seen_training) = (false, false);
         while let Some(key) = map.next_key::<Key>()? {
             let duplicate = || de::Error::custom(format!("duplicate field `{}`", key.name()));
             match key {
@@ -479,10 +491,18 @@ impl<'de> Visitor<'de> for BodySeed {
                     })?);
                 }
                 Key::ImageShape => {
+                    if seen_image_shape {
+                        return Err(duplicate());
+                    }
+                    seen_image_shape = true;
                     // null reads as "not given", as in files other tools write.
                     body.image_shape = map.next_value::<Option<[u64; 2]>>()?;
                 }
                 Key::Training => {
+                    if seen_training {
+                        return Err(duplicate());
+                    }
+                    seen_training = true;
                     body.training = map.next_value::<Option<TrainingInfo>>()?;
                 }
                 _ => {
@@ -521,12 +541,23 @@ impl<'de> Visitor<'de> for Numbers {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> core::result::Result<Vec<f32>, A::Error> {
         let (name, len) = (self.name, self.len);
         let mut values = Vec::with_capacity(len.min(self.capacity));
-        // Read as f64 and rounded: the shortest form of an f32 reads back to the same
-        // f32 this way (the round-trip tests check it), and a number beyond the f32
-        // range becomes infinite here and gets the message below.
-        while let Some(wide) = seq.next_element::<f64>()? {
-            let value = wide as f32;
+        // Each number's text is parsed straight to f32 (correctly rounded). Reading it
+        // as f64 first and rounding that would round twice: ±7.038531e-26 would come
+        // back one bit off. A number beyond the f32 range becomes infinite here and gets
+        // the message below.
+        while let Some(raw) = seq.next_element::<&RawValue>()? {
+            let text = raw.get();
             let i = values.len();
+            let value: f32 = if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                text.parse().map_err(|_| {
+                    de::Error::custom(format!("{name}[{i}] = {text} is not a number"))
+                })?
+            } else {
+                let shown: String = text.chars().take(20).collect();
+                return Err(de::Error::custom(format!(
+                    "{name}[{i}] is {shown}, expected a number"
+                )));
+            };
             if i == len {
                 return Err(de::Error::custom(format!(
                     "{name} has more than the {len} values the sizes call for"

@@ -324,7 +324,8 @@ impl EvaluationJob {
         let (m, n) = (self.model.n_visible(), self.model.n_hidden());
         let per_row =
             crate::cost::free_energy(1, m, n) + 2.0 * n as f64 * crate::cost::TRANSCENDENTAL;
-        let mut budget = flop_budget;
+        // A budget of NaN (or below zero) buys the one piece every call makes.
+        let mut budget = if flop_budget > 0.0 { flop_budget } else { 0.0 };
         loop {
             let (set, end) = match self.stage {
                 Stage::Pseudo => (Some(train), self.subset_rows),

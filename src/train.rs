@@ -577,7 +577,7 @@ impl Trainer {
             add_into(c, vc);
             norm(w)
         });
-        self.steps_done += 1;
+        self.steps_done = self.steps_done.saturating_add(1);
         let per_epoch = self.steps_per_epoch() as f64;
         Ok(StepStats {
             step: self.steps_done,
@@ -660,6 +660,11 @@ impl Trainer {
         }
         let config = config.check(data.rows(), data.cols())?;
         let steps_done = r.u64()?;
+        if steps_done > crate::modelfile::MAX_STEPS_DONE {
+            return Err(bad(format!(
+                "{steps_done} updates are more than a run can count"
+            )));
+        }
         let cursor = r.count("the minibatch cursor", rows as u64)?;
         let rng = r.rng()?;
         let weight_count = size::product(&[m as u64, n as u64])

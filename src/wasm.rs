@@ -557,6 +557,11 @@ impl JsTrainer {
         self.inner.steps_done() as f64
     }
 
+    /// The training settings this trainer runs (a plain object, as `new Trainer` takes).
+    pub fn config(&self) -> Result<JsValue, JsError> {
+        to_js(self.inner.config())
+    }
+
     #[wasm_bindgen(getter, js_name = stepsPerEpoch)]
     pub fn steps_per_epoch(&self) -> usize {
         self.inner.steps_per_epoch()

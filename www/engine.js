@@ -29,6 +29,7 @@ export class EngineConnection {
     this.ready = false;
     this.lastHeard = 0;
     this.pingSent = null; // when the oldest unanswered ping was sent
+    this.lastWatch = 0;
     this.busyUntil = 0;
     this.restarts = 0;
     this.timer = setInterval(() => this.watch(), PING_MS);
@@ -50,6 +51,11 @@ export class EngineConnection {
       if (data.status === 'busy') {
         this.busyUntil = performance.now() + 3 * data.expectedMs + 2000;
         this.onMessage(data);
+        return;
+      }
+      if (data.status === 'unavailable') {
+        this.stop();
+        this.onUnavailable(data.message);
         return;
       }
       if (data.status === 'engine-ready') this.ready = true;
@@ -79,8 +85,18 @@ export class EngineConnection {
   watch() {
     if (!this.worker) return;
     const now = performance.now();
-    const allowance = (this.ready ? HANG_MS : LOADING_MS) + Math.max(0, this.busyUntil - now);
-    if (this.pingSent !== null && now - this.pingSent > allowance) {
+    const sinceLastWatch = now - this.lastWatch;
+    this.lastWatch = now;
+    if (sinceLastWatch > 3 * PING_MS && this.pingSent !== null) {
+      // The tab was frozen or the machine slept: the answer may be queued behind this
+      // tick. Ask again rather than judge.
+      this.pingSent = now;
+      this.worker.postMessage({ command: 'ping' });
+      return;
+    }
+    // Silent for too long since the oldest unanswered ping, and past any announced busy time.
+    const limit = this.ready ? HANG_MS : LOADING_MS;
+    if (this.pingSent !== null && now - this.pingSent > limit && now > this.busyUntil + limit) {
       if (!this.ready) {
         this.stop();
         this.onUnavailable(`it did not load within ${LOADING_MS / 1000} s`);

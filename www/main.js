@@ -36,7 +36,12 @@ let runId = null;
 let loadedData = null; // {pixels, rows, cols, count, name} from a file
 let pendingData = null; // 'drawn' or 'loaded' while waiting for patterns or a file
 let lastChange = null; // {label, value}: the setting changed last, for crash messages
-let lastAction = 'starting';
+const ACTIONS = { train: 'training', pause: 'pausing', chainStep: 'stepping the chains', step: 'making one update',
+  load: 'loading a model file', restore: 'restoring a saved run', configure: 'building a model',
+  retune: 'changing a setting', view: 'changing a setting', save: 'saving the model', parseCsv: 'reading a CSV file',
+  restartChains: 'restarting the chains', chains: 'starting or pausing the chains' };
+const inFlight = new Map(); // command number -> what it does, until the worker has handled it
+let commandsSent = 0;
 let sent = 0; // settings commands sent, and the last one the worker has applied
 let applied = 0;
 let recovering = null;
@@ -45,6 +50,7 @@ let savedRuns = [];
 let lastAutosave = null;
 let latest = null; // newest frame, drawn on the next animation frame
 let learned = null; // newest weights, drawn on the next animation frame
+let activation = null; // newest mean activation of the hidden units, likewise
 let training = false;
 let chainsPlaying = false;
 let lastChainSteps = 0;
@@ -133,6 +139,7 @@ function onSettingChange(id) {
     }
   }
   lastChange = { label: setting.label, value };
+  if (setting.kind !== 'choice') $(id).value = String(value); // "1e-400" shows as the 0 it is
   if (id === 'data') {
     // A new data set brings its own defaults; the seed stays.
     values = withDefaults({ ...DEFAULTS[value], data: value, seed: values.seed, patterns: values.patterns });
@@ -157,13 +164,31 @@ const engine = new EngineConnection({
   },
 });
 
+/** Sends a command a person asked for: the message line is cleared for its answer. */
 function send(command, extra = {}) {
   setMessage('');
-  lastAction = { train: 'training', pause: 'pausing', chains: extra.play ? 'running the chains' : 'pausing the chains',
-    chainStep: 'stepping the chains', step: 'making one update', load: 'loading a model file', restore: 'restoring a saved run',
-    configure: 'building a model', retune: 'changing a setting', view: 'changing a setting', save: 'saving the model',
-    parseCsv: 'reading a CSV file', restartChains: 'restarting the chains' }[command] ?? lastAction;
-  engine.send(command, extra);
+  sendQuietly(command, extra);
+}
+
+/** Sends a command, numbered so that the worker's answers say which it has handled. */
+function sendQuietly(command, extra = {}) {
+  commandsSent += 1;
+  if (ACTIONS[command]) inFlight.set(commandsSent, ACTIONS[command]);
+  engine.send(command, { ...extra, cmd: commandsSent });
+}
+
+/** The worker has handled every command up to `handled`. */
+function handledUpTo(handled) {
+  for (const n of inFlight.keys()) if (n <= handled) inFlight.delete(n);
+}
+
+/** What the engine was doing: the oldest command not yet handled, else what runs. */
+function currentAction() {
+  const [first] = inFlight.values();
+  if (first) return first;
+  if (training) return 'training';
+  if (chainsPlaying) return 'running the chains';
+  return 'idle';
 }
 
 /** The settings the worker needs, with the command's sequence number. */
@@ -192,9 +217,11 @@ function configure() {
   const data = dataPayload(values);
   if (data === MISSING) {
     pendingData = values.data;
+    const meanwhile = running ? `the ${DATASETS[running.data]} model keeps running until then`
+      : 'meanwhile MNIST runs with its defaults';
     setNote(values.data === 'drawn'
-      ? 'Draw a pattern on the grid, press Add pattern, repeat for a few, then press Train on these.'
-      : 'Choose a CSV file or PNG images in the Data panel.');
+      ? `Draw a pattern on the grid, press Add pattern, repeat for a few, then press Train on these; ${meanwhile}.`
+      : `Choose a CSV file or PNG images in the Data panel; ${meanwhile}.`);
     if (!running) buildFallback();
     return;
   }
@@ -205,10 +232,13 @@ function configure() {
   sendSettings('configure', { data });
 }
 
-/** When nothing runs yet and the chosen data cannot be built: MNIST's defaults meanwhile. */
+/** When nothing runs yet and the chosen data cannot be built: MNIST's defaults meanwhile (once). */
+let fallbackTried = false;
 function buildFallback() {
+  if (fallbackTried) return;
+  fallbackTried = true;
   sent += 1;
-  send('configure', { settings: withDefaults({ data: 'mnist', seed: values.seed }), seq: sent, data: null });
+  sendQuietly('configure', { settings: withDefaults({ data: 'mnist', seed: values.seed }), seq: sent, data: null });
 }
 
 function setTraining(on) {
@@ -261,18 +291,31 @@ function adopt(settings) {
 }
 
 function onMessage(data) {
+  if (data.handled !== undefined) handledUpTo(data.handled);
+  if (data.status === 'handled') return undefined;
+  if (data.status === 'busy') return onBusy(data);
   switch (data.status) {
     case 'engine-ready':
       engineReady(data.limits);
       return;
     case 'error':
+      if (data.command === 'step') stepsPending = Math.max(0, stepsPending - 1);
       if (data.seq !== undefined) applied = Math.max(applied, data.seq);
+      // A refused setting: the form and the address go back to what runs. A data
+      // choice still waiting for patterns or a file is dropped only when it was the
+      // data that could not be used.
       if (data.running) {
-        pendingData = null;
+        if (['configure', 'load', 'restore'].includes(data.command)) pendingData = null;
         adopt(data.running);
       }
+      if (!running && data.command === 'configure' && !fallbackTried) {
+        showError(`${data.message}. Meanwhile MNIST runs with its defaults.`);
+        setStatus('Building MNIST with its defaults instead…');
+        buildFallback();
+        return;
+      }
       showError(data.message);
-      if (!data.running && !running) buildFallback();
+      if (!running) setStatus('No model is running: see the message below.');
       return;
     case 'note':
       setNote(data.message);
@@ -280,9 +323,7 @@ function onMessage(data) {
     case 'warning':
       showNotice(data.message);
       return;
-    case 'busy':
-      setStatus(`Working: ${data.what} (about ${Math.max(1, Math.round(data.expectedMs / 1000))} s)…`);
-      return;
+
     case 'saved':
       download(data.text, data.fileName);
       return;
@@ -304,7 +345,7 @@ function onMessage(data) {
       else showSavedRun();
       return;
     case 'kept':
-      engine.send('runs');
+      sendQuietly('runs');
       return;
     case 'autosaved':
       lastAutosave = data.meta;
@@ -318,6 +359,10 @@ function onMessage(data) {
   }
 }
 
+function onBusy(data) {
+  if (data.status === 'busy') setStatus(`Working: ${data.what} (about ${Math.max(1, Math.round(data.expectedMs / 1000))} s)…`);
+}
+
 function engineReady(limits) {
   if (!formBuilt) {
     applyLimits(limits);
@@ -328,12 +373,12 @@ function engineReady(limits) {
     showValues();
     restoreDrawn();
     configure();
-    engine.send('runs');
+    sendQuietly('runs');
     return;
   }
   if (recovering) {
     recovering.waitingForRuns = true;
-    engine.send('runs');
+    sendQuietly('runs');
   }
 }
 
@@ -343,7 +388,8 @@ function onRestart(reason) {
   const now = performance.now();
   crashTimes = crashTimes.filter((t) => now - t < CRASH_WINDOW_MS);
   crashTimes.push(now);
-  recovering = { reason, action: lastAction, repeated: crashTimes.length > 1 };
+  recovering = { reason, action: currentAction(), repeated: crashTimes.length > 1 };
+  inFlight.clear();
   setTraining(false);
   setChainsPlaying(false);
   showNotice(`The engine stopped while ${recovering.action}: ${reason}. Starting a fresh one…`);
@@ -377,7 +423,10 @@ function recover() {
     send('restore', { id: saved.id });
     return;
   }
-  showNotice(`The engine stopped while ${action}: ${reason}. It was restarted; nothing had been saved yet, so the model `
+  const lost = lastAutosave?.id === runId
+    ? 'its autosave is no longer stored (other tabs have saved newer runs since)'
+    : 'nothing had been saved yet';
+  showNotice(`The engine stopped while ${action}: ${reason}. It was restarted; ${lost}, so the model `
     + `was built afresh from the last settings, paused. ${advice}`);
   if (running) values = { ...running };
   showValues();
@@ -417,8 +466,7 @@ function restored({ meta, running: settings, data, curves }) {
   for (const e of curves.evaluation) recordEvaluation(e);
   if (!$('notice').hidden && !/restored/.test($('notice-text').textContent)) showNotice('');
   setNote(`Restored: ${meta.title}. Paused; press Train to go on.`);
-  lastAction = 'paused';
-  engine.send('runs');
+  sendQuietly('runs');
 }
 
 // ---- frames ------------------------------------------------------------------------------------
@@ -435,12 +483,16 @@ function receiveFrame(frame) {
     lastChainSteps = 0;
   }
   if (frame.seq !== undefined) applied = frame.seq;
-  if (JSON.stringify(frame.running) !== JSON.stringify(running) && (applied >= sent || !running)) adopt(frame.running);
+  const settled = applied >= sent || !running;
+  if (settled && (frame.status === 'ready' || JSON.stringify(frame.running) !== JSON.stringify(running))) adopt(frame.running);
   setTraining(frame.training);
   setChainsPlaying(frame.chainsPlaying);
+  if (frame.stepped) stepsPending = Math.max(0, stepsPending - 1);
+  if (frame.stats) slowUpdates = frame.stats.wall_time_ms > 250; // the last update's own time
   if (frame.stats) charts.recon.push(frame.stats.step, [frame.stats.reconstruction_error]);
   if (frame.evaluation) recordEvaluation(frame.evaluation);
   if (frame.learned) learned = frame.learned;
+  if (frame.activation) activation = frame.activation;
   recordChains(frame);
   latest = frame;
 }
@@ -552,6 +604,10 @@ function draw() {
       learned = null;
       drawLearned(model);
     }
+    if (activation) {
+      drawBars($('activations'), activation);
+      activation = null;
+    }
   } catch (error) {
     // Drawing must never stop for good: report once, keep the loop.
     if (!drawProblem) {
@@ -567,7 +623,6 @@ function drawLearned(model) {
   const [rows, cols] = currentShape;
   const m = rows * cols;
   drawFilters($('filters'), model.weights, m, model.nHidden, rows, cols);
-  if (model.hiddenMean) drawBars($('activations'), model.hiddenMean);
   drawSignedImage($('visible-bias'), model.visibleBias, rows, cols);
   drawBars($('hidden-bias'), model.hiddenBias, { signed: true });
 }
@@ -602,7 +657,17 @@ function megabytes(bytes) {
 }
 
 $('train').addEventListener('click', toggleTraining);
-$('step').addEventListener('click', () => { setTraining(false); send('step'); });
+// When updates are slow (over a quarter of a second), a Step pressed while the last one
+// is still being worked on is ignored, so that presses cannot queue up seconds of work
+// that Pause could not cancel. Quick updates queue as pressed.
+let stepsPending = 0;
+let slowUpdates = false;
+$('step').addEventListener('click', () => {
+  setTraining(false);
+  if (slowUpdates && stepsPending > 0) return;
+  stepsPending += 1;
+  send('step');
+});
 $('reset').addEventListener('click', () => configure());
 $('save').addEventListener('click', () => send('save'));
 $('load-model').addEventListener('change', async (event) => {
@@ -667,8 +732,7 @@ $('draw-add').addEventListener('click', () => editor.add());
 $('draw-clear').addEventListener('click', () => editor.clear());
 $('draw-remove').addEventListener('click', () => editor.removeLast());
 $('draw-use').addEventListener('click', () => {
-  values = { ...values, data: 'drawn', patterns: encodePatterns(editor.side, editor.patterns) };
-  values.batch_size = Math.min(values.batch_size, editor.patterns.length);
+  values = { ...values, data: 'drawn', patterns: encodePatterns(editor.side, editor.patterns), batch_size: DEFAULTS.drawn.batch_size };
   showValues();
   configure();
 });
@@ -681,7 +745,7 @@ function restoreDrawn() {
 function useLoadedData(data) {
   loadedData = { pixels: data.pixels, rows: data.rows, cols: data.cols, count: data.count, name: data.name };
   $('load-status').textContent = `${plural(data.count, 'image')} of ${data.rows} rows x ${data.cols} columns loaded.`;
-  values = { ...values, data: 'loaded', batch_size: Math.min(values.batch_size, data.count) };
+  values = { ...values, data: 'loaded', batch_size: DEFAULTS.loaded.batch_size };
   showValues();
   configure();
 }
@@ -698,11 +762,12 @@ $('load-file').addEventListener('change', async (event) => {
     if (files.length > 1) throw new Error('choose one CSV file, or one or more PNG images');
     const [file] = files;
     if (file.size > MAX_CSV_BYTES) throw new Error(`${file.name} is ${megabytes(file.size)}; CSV files may be up to ${megabytes(MAX_CSV_BYTES)}`);
-    const rows = Number($('load-rows').value);
-    const cols = Number($('load-cols').value);
+    const read = (id) => ($(id).value.trim() === '' ? NaN : Number($(id).value));
+    const rows = read('load-rows');
+    const cols = read('load-cols');
     for (const [what, n] of [['rows', rows], ['columns', cols]]) {
       const problem = rangeProblem('image_side', n);
-      if (problem) throw new Error(`image ${what}: ${problem.replace(/^image_side /, '')}`);
+      if (problem) throw new Error(`image ${what}: ${problem.replace(/^image_side/, what)}`);
     }
     $('load-status').textContent = `Reading ${file.name}…`;
     send('parseCsv', { text: await file.text(), rows, cols, name: file.name });

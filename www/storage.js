@@ -6,6 +6,7 @@
 const DB_NAME = 'rbm-lab';
 const DB_VERSION = 1;
 export const MAX_RUNS = 3;
+const ACTIVE_MS = 10 * 60 * 1000;
 
 let opening = null;
 
@@ -56,7 +57,7 @@ export async function saveRun(meta, state) {
   transaction.objectStore('state').put({ id: meta.id, ...state });
   await done(transaction);
   const runs = await listRuns();
-  const old = runs.slice(MAX_RUNS);
+  const old = runs.slice(MAX_RUNS).filter((run) => Date.now() - run.savedAt > ACTIVE_MS);
   if (old.length) {
     const cleanup = db.transaction(['meta', 'state'], 'readwrite');
     for (const run of old) {

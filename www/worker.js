@@ -36,6 +36,9 @@ const MAX_CURVE_POINTS = 3000;
 /** Work in progress is shown at least this often. */
 const SHOW_PROGRESS_MS = 250;
 
+/** The settings `retune` changes (same model, new optimiser), and those `view` changes. */
+const TRAINING_KEYS = ['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains'];
+const VIEW_KEYS = ['beta', 'steps_per_frame', 'chain_show', 'chain_start', 'epochs'];
 const NUMERIC = ['side', 'n_hidden', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size',
   'persistent_chains', 'epochs', 'seed', 'chains', 'beta', 'steps_per_frame'];
 const CHOICES = {
@@ -57,6 +60,11 @@ let finishing = false; // paused, finishing the update in progress
 let chainsPlaying = false;
 let frameStepsLeft = 0; // chain steps still to take for the current frame
 let appliedSeq = 0; // the last settings command handled (applied or refused)
+
+/** Frames from now on answer settings command `seq`: the page may adopt what they say runs. */
+function acknowledge(seq) {
+  if (seq !== undefined) appliedSeq = seq;
+}
 let mnistBytes = null;
 
 // ---- settings -----------------------------------------------------------------------
@@ -139,6 +147,11 @@ async function loadData(settings, data) {
   return { train: Dataset.fromPixels(data.pixels, data.rows, data.cols), heldOut: null };
 }
 
+function freeBuilt(built) {
+  built?.chains.free();
+  built?.trainer.free();
+}
+
 function freeData(data) {
   data?.train?.free();
   data?.heldOut?.free();
@@ -206,7 +219,15 @@ function build(settings, data, makeTrainer) {
   let trainer = null;
   try {
     trainer = makeTrainer();
-    checkUpdateCost(trainingSettings({ ...settings, n_hidden: trainer.nHidden }), trainer.nVisible);
+    // The trainer's own settings: a restored run's are read from its snapshot.
+    const config = trainer.config();
+    const expected = trainingSettings({ ...settings, n_hidden: trainer.nHidden });
+    // (The rates are 32-bit floats in the engine.)
+    const same = (a, b) => a === b || (typeof a === 'number' && Math.fround(a) === Math.fround(b));
+    for (const [key, value] of Object.entries(expected)) {
+      if (!same(config[key], value)) throw new Error(`the run's ${key} is ${config[key]} but its settings say ${value}`);
+    }
+    checkUpdateCost(config, trainer.nVisible);
     if (data.heldOut) trainer.setHeldOut(data.heldOut);
     checkChainCost(settings.chains, trainer.nVisible, trainer.nHidden);
     const chains = Chains.forTrainer(trainer, settings.chains, (settings.seed + 1) >>> 0);
@@ -358,7 +379,7 @@ function statusWord() {
   return lab.untouched ? 'ready' : 'paused';
 }
 
-function postFrame(status, { stats = null, evaluation = null, learned = false } = {}) {
+function postFrame(status, { stats = null, evaluation = null, learned = false, stepped = false } = {}) {
   const { trainer, chains, m } = lab;
   const now = performance.now();
   const frame = {
@@ -377,6 +398,7 @@ function postFrame(status, { stats = null, evaluation = null, learned = false } 
     training,
     finishing,
     updateInProgress: trainer.updateInProgress,
+    stepped,
     exactNote: null,
   };
   const transfer = [];
@@ -385,6 +407,10 @@ function postFrame(status, { stats = null, evaluation = null, learned = false } 
   frame.freeEnergies = Float64Array.from(chains.freeEnergies(trainer, lab.settings.beta));
   transfer.push(frame.samples.buffer, frame.freeEnergies.buffer);
   frame.distribution = distribution();
+  if (evaluation && lab.activation) {
+    frame.activation = lab.activation.slice();
+    transfer.push(frame.activation.buffer);
+  }
   if (learned || (lab.learnedVersion !== lab.modelVersion && now - lab.lastLearned > LEARNED_EVERY_MS)) {
     lab.lastLearned = now;
     lab.learnedVersion = lab.modelVersion;
@@ -394,10 +420,12 @@ function postFrame(status, { stats = null, evaluation = null, learned = false } 
       weights: copy(trainer.weightsPtr(), m * n),
       visibleBias: copy(trainer.visibleBiasPtr(), m),
       hiddenBias: copy(trainer.hiddenBiasPtr(), n),
-      hiddenMean: lab.activation ? lab.activation.slice() : null,
     };
     transfer.push(frame.learned.weights.buffer, frame.learned.visibleBias.buffer, frame.learned.hiddenBias.buffer);
-    if (frame.learned.hiddenMean) transfer.push(frame.learned.hiddenMean.buffer);
+    if (lab.activation && !frame.activation) {
+      frame.activation = lab.activation.slice();
+      transfer.push(frame.activation.buffer);
+    }
   }
   postMessage(frame, transfer);
   lastPosted = now;
@@ -409,6 +437,7 @@ function finishPendingUpdate() {
   const ms = updateCost(trainingSettings(lab.settings), lab.m).update / FLOPS_PER_MS;
   if (ms > 500) announceBusy('finishing the current update', ms);
   if (lab.trainer.trainFor(60000, 1).updates > 0) modelChanged();
+  finishing = false;
 }
 
 // ---- autosave -----------------------------------------------------------------------------
@@ -453,15 +482,20 @@ function maybeAutosave() {
   if (!training || performance.now() - lab.lastSaved > AUTOSAVE_EVERY_MS) autosave();
 }
 
+/** Stops the current run's work (before it is replaced). */
+function stopWork() {
+  training = false;
+  finishing = false;
+  chainsPlaying = false;
+  frameStepsLeft = 0;
+}
+
 /**
  * Before a run is replaced: its work stops, its latest state is saved, and the page is
  * told it is kept.
  */
 async function keepCurrentRun() {
-  training = false;
-  finishing = false;
-  chainsPlaying = false;
-  frameStepsLeft = 0;
+  stopWork();
   if (!lab?.valuable) return;
   finishPendingUpdate();
   const meta = { id: lab.runId, title: describeRun(lab.settings, stepsDone()), stepsDone: stepsDone() };
@@ -488,6 +522,9 @@ function schedule() {
 }
 
 function trainSlice() {
+  // A piece that cannot be split and takes long: say so, so the watchdog waits.
+  const pieceMs = updateCost(trainingSettings(lab.settings), lab.m).piece / FLOPS_PER_MS;
+  if (pieceMs > 1000) announceBusy('one part of an update', pieceMs);
   const remaining = Math.max(1, runLength() - stepsDone());
   const slice = lab.trainer.trainFor(SLICE_MS, finishing ? 1 : remaining);
   if (slice.updates > 0) modelChanged();
@@ -546,14 +583,30 @@ function isFatal(error) {
     || /recursive use of an object|while it was borrowed|null pointer passed to rust|unreachable/i.test(String(error?.message ?? error));
 }
 
-function reportError(error) {
+/** Commands whose refusal means the page should show the running settings again. */
+const SETTINGS_COMMANDS = new Set(['configure', 'retune', 'view', 'load', 'restore']);
+
+function reportError(error, command = null) {
   if (isFatal(error)) {
     poisoned = true;
     postMessage({ status: 'fatal', message: lastPanic ?? String(error?.message ?? error) });
     return;
   }
-  postMessage({ status: 'error', message: String(error?.message ?? error), running: lab?.settings ?? null, seq: appliedSeq });
-  if (lab) postFrame(statusWord(), { learned: true });
+  postMessage({
+    status: 'error',
+    message: String(error?.message ?? error),
+    command,
+    running: SETTINGS_COMMANDS.has(command) ? lab?.settings ?? null : null,
+    seq: appliedSeq,
+  });
+  try {
+    if (lab) postFrame(statusWord(), { learned: true });
+  } catch (second) {
+    if (isFatal(second)) {
+      poisoned = true;
+      postMessage({ status: 'fatal', message: lastPanic ?? String(second?.message ?? second) });
+    }
+  }
 }
 
 function announceBusy(what, expectedMs) {
@@ -571,23 +624,35 @@ function dataDescriptor(settings, data) {
 }
 
 const HANDLERS = {
-  async configure({ settings, data }) {
-    validate(settings);
-    const loaded = await loadData(settings, data);
+  async configure({ settings: asked, data, seq }) {
+    validate(asked);
+    const loaded = await loadData(asked, data);
+    // A data set smaller than the batch: the batch becomes the whole set, and the page says so.
+    const examples = loaded.train.len();
+    const settings = asked.batch_size > examples ? { ...asked, batch_size: examples } : asked;
+    let built = null;
     try {
-      const built = build(settings, loaded, () => new Trainer(trainingSettings(settings), loaded.train));
+      built = build(settings, loaded, () => new Trainer(trainingSettings(settings), loaded.train));
       await keepCurrentRun();
       install(settings, loaded, dataDescriptor(settings, data), built.trainer, built.chains);
     } catch (error) {
+      freeBuilt(built);
       freeData(loaded);
       throw error;
     }
+    acknowledge(seq);
     postFrame('ready', { learned: true });
+    if (settings !== asked) {
+      postMessage({ status: 'note', message: `Batch size set to ${examples}: the data have only ${examples} images.` });
+    }
   },
 
   /** New training settings for the same model: the weights and the update count carry on. */
-  retune({ settings }) {
+  retune({ settings: asked, seq }) {
     if (!lab) return;
+    // Only the training settings change: the data, the model and the chains stay as they run.
+    const settings = { ...lab.settings };
+    for (const key of TRAINING_KEYS) settings[key] = asked[key];
     validate(settings);
     const training = trainingSettings({ ...settings, n_hidden: lab.trainer.nHidden });
     finishPendingUpdate();
@@ -606,26 +671,36 @@ const HANDLERS = {
     lab.trainer.free();
     lab.trainer = trainer;
     lab.settings = { ...settings, n_hidden: trainer.nHidden };
+    // Jobs under way lived in the old trainer.
+    lab.distributionJob = null;
+    lab.exact = null;
     modelChanged();
+    acknowledge(seq);
     postFrame(statusWord());
   },
 
   /** Settings the chains and the run read live; no new model. */
-  view({ settings }) {
+  view({ settings: asked, seq }) {
     if (!lab) return;
+    const settings = { ...lab.settings };
+    for (const key of VIEW_KEYS) settings[key] = asked[key];
     validate(settings);
     const betaChanged = settings.beta !== lab.settings.beta;
-    lab.settings = { ...lab.settings, beta: settings.beta, steps_per_frame: settings.steps_per_frame,
-      chain_show: settings.chain_show, chain_start: settings.chain_start, epochs: settings.epochs };
+    lab.settings = settings;
     if (betaChanged) resetChainStatistics();
     lab.dirty = lab.valuable;
+    acknowledge(seq);
     postFrame(statusWord());
   },
 
   train() {
     if (!lab || training) return;
     if (runFinished()) {
-      postMessage({ status: 'note', message: `The run of ${lab.settings.epochs} epochs is complete: raise Epochs to go on, or press Reset for a new model.` });
+      const longest = limits.find((row) => row.id === 'epochs').page.max;
+      const epochsDone = Math.ceil(stepsDone() / lab.trainer.stepsPerEpoch);
+      postMessage({ status: 'note', message: epochsDone < longest
+        ? `The run of ${lab.settings.epochs} epochs is complete: raise Epochs (to ${epochsDone + 1} or more) to go on, or press Reset for a new model.`
+        : `This model has had ${stepsDone().toLocaleString('en')} updates, more than the page's longest run of ${longest.toLocaleString('en')} epochs: press Step to go on one update at a time, or Reset for a new model.` });
       postFrame('finished');
       return;
     }
@@ -640,8 +715,8 @@ const HANDLERS = {
     if (!lab) return;
     training = false;
     if (lab.trainer.updateInProgress) {
-      const { piece } = updateCost(trainingSettings(lab.settings), lab.m);
-      if (piece / FLOPS_PER_MS <= FINISH_NOW_MS) {
+      const { update } = updateCost(trainingSettings(lab.settings), lab.m);
+      if (update / FLOPS_PER_MS <= FINISH_NOW_MS) {
         const slice = lab.trainer.trainFor(60000, 1);
         if (slice.updates > 0) modelChanged();
       } else {
@@ -665,7 +740,7 @@ const HANDLERS = {
     stepChains(1);
     const stats = slice.last ? { ...slice.last, step: stepsDone(), updates: 1 } : null;
     if (stats) pushCurve(lab.curves.recon, [stats.step, stats.reconstruction_error]);
-    postFrame('paused', { stats, learned: true });
+    postFrame('paused', { stats, learned: true, stepped: true });
   },
 
   chains({ play }) {
@@ -723,7 +798,12 @@ const HANDLERS = {
       const running = { ...settings, n_hidden: rbm.nHidden };
       const training = trainingSettings(running);
       const built = build(running, loaded, () => Trainer.resume(training, rbm, loaded.train));
-      await keepCurrentRun();
+      try {
+        await keepCurrentRun();
+      } catch (error) {
+        freeBuilt(built);
+        throw error;
+      }
       install(running, loaded, dataDescriptor(settings, data), built.trainer, built.chains, { valuable: true });
       loaded = null;
       lab.dirty = true;
@@ -772,19 +852,19 @@ const HANDLERS = {
     validate(settings);
     announceBusy('restoring a saved run', state.trainer.byteLength / 50000 + 500);
     const loaded = await loadData(settings, state.data);
+    let built = null;
     try {
-      const built = build(settings, loaded, () => Trainer.fromSnapshot(new Uint8Array(state.trainer), new Uint8Array(state.evaluation), loaded.train));
-      try {
-        built.chains.restoreSnapshot(new Uint8Array(state.chains));
-      } catch (error) {
-        built.chains.free();
-        built.trainer.free();
-        throw error;
+      built = build(settings, loaded, () => Trainer.fromSnapshot(new Uint8Array(state.trainer), new Uint8Array(state.evaluation), loaded.train));
+      built.chains.restoreSnapshot(new Uint8Array(state.chains));
+      if (built.chains.len() !== settings.chains) {
+        throw new Error(`the saved run has ${built.chains.len()} chains but its settings say ${settings.chains}`);
       }
       if (lab?.runId !== meta.id) await keepCurrentRun();
+      else stopWork();
       install(settings, loaded, state.data ?? null, built.trainer, built.chains,
         { runId: meta.id, valuable: true, chainSteps: state.chainSteps, curves: state.curves });
     } catch (error) {
+      freeBuilt(built);
       freeData(loaded);
       throw error;
     }
@@ -805,26 +885,35 @@ const HANDLERS = {
 };
 
 // Messages are handled one at a time, in order, once the engine has loaded. A ping is
-// answered at once (it is how the page knows the worker is alive).
+// answered at once (it is how the page knows the worker is alive), but only once the
+// engine has loaded: a worker whose engine did not load says so instead.
+let engineLoaded = false;
 let queue = init().then((exports) => {
   wasm = exports;
   limits = settingLimits();
+  engineLoaded = true;
   postMessage({ status: 'engine-ready', limits });
+}, (error) => {
+  postMessage({ status: 'unavailable', message: String(error?.message ?? error) });
+  throw error;
 });
 onmessage = ({ data }) => {
   if (data?.command === 'ping') {
-    postMessage({ status: 'pong', busy: !!lab && (training || finishing) });
+    if (engineLoaded) postMessage({ status: 'pong' });
     return;
   }
   queue = queue.then(async () => {
     if (poisoned) return;
-    if (data.seq !== undefined) appliedSeq = data.seq;
     const handler = HANDLERS[data?.command];
     if (!handler) throw new Error(`unknown command ${data?.command}`);
     await handler(data);
     schedule();
+    postMessage({ status: 'handled', handled: data.cmd });
   }).catch((error) => {
-    reportError(error);
+    if (!engineLoaded) return;
+    acknowledge(data?.seq);
+    reportError(error, data?.command);
+    postMessage({ status: 'handled', handled: data.cmd });
     if (lab && !poisoned) schedule();
-  });
+  }).catch(() => { /* nothing may break the queue */ });
 };
