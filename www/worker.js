@@ -586,10 +586,17 @@ function isFatal(error) {
 /** Commands whose refusal means the page should show the running settings again. */
 const SETTINGS_COMMANDS = new Set(['configure', 'retune', 'view', 'load', 'restore']);
 
+/** What a trap was: the panic's own message, or (with none: an allocation failed) memory. */
+function trapMessage(error) {
+  if (lastPanic) return lastPanic;
+  const text = String(error?.message ?? error);
+  return /unreachable/i.test(text) ? `the engine ran out of memory or hit an internal error (${text})` : text;
+}
+
 function reportError(error, command = null) {
   if (isFatal(error)) {
     poisoned = true;
-    postMessage({ status: 'fatal', message: lastPanic ?? String(error?.message ?? error) });
+    postMessage({ status: 'fatal', message: trapMessage(error) });
     return;
   }
   postMessage({
@@ -604,7 +611,7 @@ function reportError(error, command = null) {
   } catch (second) {
     if (isFatal(second)) {
       poisoned = true;
-      postMessage({ status: 'fatal', message: lastPanic ?? String(second?.message ?? second) });
+      postMessage({ status: 'fatal', message: trapMessage(second) });
     }
   }
 }
