@@ -47,6 +47,9 @@ export class EngineConnection {
       if (worker !== this.worker) return;
       this.lastHeard = performance.now();
       this.pingSent = null;
+      // The worker does one thing at a time: a message after a 'busy' one means that
+      // work is over.
+      if (data.status !== 'busy') this.busyUntil = 0;
       if (data.status === 'pong') return;
       if (data.status === 'busy') {
         this.busyUntil = performance.now() + 3 * data.expectedMs + 2000;

@@ -147,16 +147,27 @@ function onSettingChange(id) {
     configure();
     return;
   }
+  if (pendingData || !MODEL_KEYS.has(id)) {
+    // Applied to the model that runs: only this field changes.
+    values = { ...(running ?? values), [id]: value, ...(pendingData ? { data: pendingData } : {}) };
+    if (id === 'algorithm') showValues();
+    if (MODEL_KEYS.has(id)) configure();
+    else sendSettings(TRAINING_KEYS.has(id) ? 'retune' : 'view', { settings: { ...(running ?? values), [id]: value } });
+    return;
+  }
   values = { ...values, [id]: value };
   if (id === 'algorithm') showValues();
-  if (MODEL_KEYS.has(id)) configure();
-  else sendSettings(TRAINING_KEYS.has(id) ? 'retune' : 'view');
+  configure();
 }
 
 // ---- the engine ----------------------------------------------------------------------------
 
+// This tab's name in the saved runs: a replaced worker keeps it, so it may go on
+// saving the run it restores; another tab that restores the same run saves a copy.
+const workerUrl = new URL('./worker.js', import.meta.url);
+workerUrl.searchParams.set('tab', `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`);
 const engine = new EngineConnection({
-  url: new URL('./worker.js', import.meta.url),
+  url: workerUrl,
   onMessage,
   onRestart,
   onUnavailable: (reason) => {
@@ -194,7 +205,7 @@ function currentAction() {
 /** The settings the worker needs, with the command's sequence number. */
 function sendSettings(command, extra = {}) {
   sent += 1;
-  send(command, { settings: { ...values }, seq: sent, ...extra });
+  send(command, { settings: { ...values }, ...extra, seq: sent });
 }
 
 const MISSING = Symbol('missing data');
@@ -217,6 +228,12 @@ function configure() {
   const data = dataPayload(values);
   if (data === MISSING) {
     pendingData = values.data;
+    if (running) {
+      // The form shows what runs; the data choice waits for its images.
+      values = { ...running, data: pendingData };
+      showValues();
+      saveHash();
+    }
     const meanwhile = running ? `the ${DATASETS[running.data]} model keeps running until then`
       : 'meanwhile MNIST runs with its defaults';
     setNote(values.data === 'drawn'
@@ -284,8 +301,7 @@ function showNotice(text) {
 /** The form and the hash follow what the worker runs. */
 function adopt(settings) {
   running = settings;
-  if (pendingData) return saveHash();
-  values = { ...settings };
+  values = { ...settings, ...(pendingData ? { data: pendingData } : {}) };
   showValues();
   saveHash();
 }
@@ -488,7 +504,7 @@ function receiveFrame(frame) {
   setTraining(frame.training);
   setChainsPlaying(frame.chainsPlaying);
   if (frame.stepped) stepsPending = Math.max(0, stepsPending - 1);
-  if (frame.stats) slowUpdates = frame.stats.wall_time_ms > 250; // the last update's own time
+  slowUpdates = frame.updateMs > 250 || (frame.stats?.wall_time_ms ?? 0) > 250;
   if (frame.stats) charts.recon.push(frame.stats.step, [frame.stats.reconstruction_error]);
   if (frame.evaluation) recordEvaluation(frame.evaluation);
   if (frame.learned) learned = frame.learned;
@@ -732,7 +748,7 @@ $('draw-add').addEventListener('click', () => editor.add());
 $('draw-clear').addEventListener('click', () => editor.clear());
 $('draw-remove').addEventListener('click', () => editor.removeLast());
 $('draw-use').addEventListener('click', () => {
-  values = { ...values, data: 'drawn', patterns: encodePatterns(editor.side, editor.patterns), batch_size: DEFAULTS.drawn.batch_size };
+  values = withDefaults({ ...DEFAULTS.drawn, data: 'drawn', seed: values.seed, patterns: encodePatterns(editor.side, editor.patterns) });
   showValues();
   configure();
 });
@@ -745,7 +761,7 @@ function restoreDrawn() {
 function useLoadedData(data) {
   loadedData = { pixels: data.pixels, rows: data.rows, cols: data.cols, count: data.count, name: data.name };
   $('load-status').textContent = `${plural(data.count, 'image')} of ${data.rows} rows x ${data.cols} columns loaded.`;
-  values = { ...values, data: 'loaded', batch_size: DEFAULTS.loaded.batch_size };
+  values = withDefaults({ ...DEFAULTS.loaded, data: 'loaded', seed: values.seed });
   showValues();
   configure();
 }

@@ -49,13 +49,28 @@ export async function listRuns() {
   return metas.sort((a, b) => b.savedAt - a.savedAt);
 }
 
-/** Saves (or replaces) run `meta.id` with its binary `state`, then forgets the oldest runs. */
+/**
+ * Saves (or replaces) run `meta.id` with its binary `state`, then forgets the oldest
+ * runs. A run is only ever replaced by the tab that wrote it (`meta.writer`): when
+ * another tab's run has this id (it was restored here too), nothing is written and
+ * the answer is 'taken', so the caller saves under a new id instead.
+ */
 export async function saveRun(meta, state) {
   const db = await open();
   const transaction = db.transaction(['meta', 'state'], 'readwrite');
-  transaction.objectStore('meta').put(meta);
-  transaction.objectStore('state').put({ id: meta.id, ...state });
+  const metas = transaction.objectStore('meta');
+  let taken = false;
+  metas.get(meta.id).onsuccess = (event) => {
+    const existing = event.target.result;
+    if (existing && existing.writer && existing.writer !== meta.writer) {
+      taken = true;
+      return;
+    }
+    metas.put(meta);
+    transaction.objectStore('state').put({ id: meta.id, ...state });
+  };
   await done(transaction);
+  if (taken) return 'taken';
   const runs = await listRuns();
   const old = runs.slice(MAX_RUNS).filter((run) => Date.now() - run.savedAt > ACTIVE_MS);
   if (old.length) {
@@ -66,6 +81,7 @@ export async function saveRun(meta, state) {
     }
     await done(cleanup);
   }
+  return 'saved';
 }
 
 /** `{meta, state}` of run `id`, or null. */

@@ -197,6 +197,7 @@ function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
     exact: null, // {version, beta, p}
     curves: run.curves ?? { recon: [], evaluation: [] },
     untouched: !run.runId, // "Ready" until the first update or chain step
+    updateMs: updateCost(trainingSettings(settings), trainer.nVisible).update / FLOPS_PER_MS,
   };
   resetChainStatistics();
   if (previous) {
@@ -375,6 +376,7 @@ function evaluationSlice(force = false) {
 function statusWord() {
   if (training) return 'training';
   if (finishing) return 'finishing';
+  if (runFinished()) return 'finished';
   if (chainsPlaying) return 'sampling';
   return lab.untouched ? 'ready' : 'paused';
 }
@@ -398,6 +400,7 @@ function postFrame(status, { stats = null, evaluation = null, learned = false, s
     training,
     finishing,
     updateInProgress: trainer.updateInProgress,
+    updateMs: lab.updateMs,
     stepped,
     exactNote: null,
   };
@@ -444,6 +447,8 @@ function finishPendingUpdate() {
 
 let saving = Promise.resolve();
 let storageBroken = false;
+/** This tab (the page gives it in the worker's address; it outlives a worker restart). */
+const TAB = new URL(import.meta.url).searchParams.get('tab') || newRunId();
 
 /** Saves the run to IndexedDB if it has anything worth keeping; resolves when written. */
 function autosave() {
@@ -451,6 +456,7 @@ function autosave() {
   const { trainer, chains } = lab;
   const meta = {
     id: lab.runId,
+    writer: TAB,
     savedAt: Date.now(),
     title: describeRun(lab.settings, stepsDone()),
     stepsDone: stepsDone(),
@@ -467,7 +473,15 @@ function autosave() {
   lab.dirty = false;
   lab.lastSaved = performance.now();
   const run = lab;
-  saving = saving.then(() => saveRun(meta, state)).then(() => {
+  saving = saving.then(() => saveRun(meta, state)).then((result) => {
+    if (result === 'taken') {
+      // Another tab's run (restored here too): this tab's goes on under an id of its own.
+      if (lab === run) {
+        run.runId = newRunId();
+        run.dirty = true;
+      }
+      return;
+    }
     postMessage({ status: 'autosaved', meta });
   }, (error) => {
     run.dirty = true;
@@ -678,6 +692,7 @@ const HANDLERS = {
     lab.trainer.free();
     lab.trainer = trainer;
     lab.settings = { ...settings, n_hidden: trainer.nHidden };
+    lab.updateMs = updateCost(training, lab.m).update / FLOPS_PER_MS;
     // Jobs under way lived in the old trainer.
     lab.distributionJob = null;
     lab.exact = null;

@@ -23,22 +23,30 @@ export async function openLab({ width = 1280, height = 900, hash = '' } = {}) {
     server.close();
     throw error;
   });
-  const page = await browser.newPage({ viewport: { width, height } });
+  // One context: more pages opened in it (openPage) share its storage, as tabs do.
+  const context = await browser.newContext({ viewport: { width, height } });
   const problems = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('request', (request) => {
-    if (!request.url().startsWith(origin) && !request.url().startsWith('data:') && !request.url().startsWith('blob:')) {
-      problems.push(`request left the origin: ${request.url()}`);
-    }
-  });
-  await page.goto(`${origin}/${hash}`);
+  const openPage = async (pageHash) => {
+    const opened = await context.newPage();
+    opened.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+    opened.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    opened.on('request', (request) => {
+      if (!request.url().startsWith(origin) && !request.url().startsWith('data:') && !request.url().startsWith('blob:')) {
+        problems.push(`request left the origin: ${request.url()}`);
+      }
+    });
+    await opened.goto(`${origin}/${pageHash}`);
+    return opened;
+  };
+  const page = await openPage(hash);
   return {
     page,
     origin,
     problems,
+    /** Another tab of the same browser profile (it shares the saved runs). */
+    openPage,
     async screenshot(name) {
       mkdirSync(SCREENSHOTS, { recursive: true });
       await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });

@@ -276,6 +276,51 @@ test('a run saved in the browser continues bit for bit after a reload', async ()
   });
 });
 
+test('two tabs that restore the same run each keep their own, and a crash brings back this tab\'s', async () => {
+  await withLab({ hash: '#data=bars&side=4&epochs=100000' }, async (lab) => {
+    const a = lab.page;
+    for (let n = 1; n <= 3; n++) {
+      await a.click('#step');
+      await waitForStepExactly(a, n);
+    }
+    await a.waitForFunction(() => /\(step 3\)/.test(document.getElementById('autosave-status').textContent));
+    // Tab B restores A's run and trains it further.
+    const b = await lab.openPage('#data=bars&side=4&epochs=100000');
+    await waitForStatus(b, ['Ready']);
+    await b.waitForFunction(() => !document.getElementById('saved-run').hidden);
+    await b.click('#saved-run-restore');
+    await waitForStatus(b, ['Restored:']);
+    for (let n = 4; n <= 9; n++) {
+      await b.click('#step');
+      await waitForStepExactly(b, n);
+    }
+    await b.waitForFunction(() => /\(step 9\)/.test(document.getElementById('autosave-status').textContent));
+    // A's worker dies: A gets back A's own run at step 3, not B's at step 9.
+    await a.evaluate(() => window.rbmLab.injectFault('exit'));
+    await a.waitForFunction(() => /restored, paused/.test(document.getElementById('notice-text').textContent), null, { timeout: 20000 });
+    await waitForStepExactly(a, 3);
+  });
+});
+
+test('while your own data is awaited, the form shows what runs and a change touches only itself', async () => {
+  await withLab({ hash: '#data=bars&side=4' }, async ({ page }) => {
+    await page.selectOption('#data', 'loaded');
+    await waitForStatus(page, ['Choose a CSV file or PNG images']);
+    // Bars and stripes runs: 16 hidden units and batch 10, not loaded data's 64 and 20.
+    assert.equal(await page.inputValue('#n_hidden'), '16');
+    assert.equal(await page.inputValue('#batch_size'), '10');
+    assert.equal(await page.inputValue('#data'), 'loaded');
+    await setValue(page, 'learning_rate', '0.03');
+    await page.waitForFunction(() => new URLSearchParams(location.hash.slice(1)).get('lr') === '0.03');
+    assert.equal(hashOf(page).get('batch'), '10');
+    assert.equal(hashOf(page).get('data'), 'bars');
+    // A new address that waits for images is rewritten to what runs.
+    await page.evaluate(() => { location.hash = '#data=drawn'; });
+    await waitForStatus(page, ['Draw a pattern on the grid']);
+    assert.equal(hashOf(page).get('data'), 'bars');
+  });
+});
+
 test('the page runs under its Content-Security-Policy and nothing leaves the origin, workers included', async () => {
   await withLab({}, async (lab) => {
     const { page } = lab;
@@ -340,5 +385,22 @@ test('Pause takes effect at the largest sizes the page accepts', async () => {
     assert.ok(chainsStopped < 1000, `the chains went on for ${chainsStopped} ms after Pause`);
     assert.ok(acknowledged < 1000, `Pause took ${acknowledged} ms to be acknowledged`);
     assert.ok(stopped < 4000, `training went on for ${stopped} ms after Pause`);
+    // Step pressed five times at once on these slow updates counts once.
+    const before = await statusNumber(page, 'step');
+    for (let n = 0; n < 5; n++) await page.click('#step');
+    await waitForStep(page, before + 1, Infinity, 30000);
+    await page.waitForTimeout(3000);
+    assert.equal(await statusNumber(page, 'step'), before + 1, 'queued Steps ran');
+    // A model loaded (an announced busy time), then the worker dies: noticed as soon as
+    // after any other crash, not after the announced time.
+    const { text } = await saveModel(page);
+    await page.setInputFiles('#load-model', { name: 'big.json', mimeType: 'application/json', buffer: Buffer.from(text) });
+    await waitForStatus(page, ['Model loaded'], 60000);
+    const died = Date.now();
+    await page.evaluate(() => window.rbmLab.injectFault('exit'));
+    await page.waitForFunction(() => /The engine stopped/.test(document.getElementById('notice-text').textContent), null, { timeout: 30000 });
+    const noticed = Date.now() - died;
+    console.log(`a dead worker after a ${(text.length / 1e6).toFixed(0)} MB model load noticed in ${noticed} ms`);
+    assert.ok(noticed < 9000, `noticed after ${noticed} ms`);
   });
 });
