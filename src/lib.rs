@@ -9,12 +9,15 @@
 //! - [`limits`]: every setting's range, for the engine and for the page;
 //!   [`size`]: checked arithmetic for sizes from outside; [`cost`]: work estimates.
 //! - [`monitor`]: learning-curve quantities (pseudo-log-likelihood, free-energy gap).
+//! - [`trigram`], [`critics`]: the article's first example, a trigram model of two
+//!   critics' five-word reviews.
 //! - [`linalg`], [`mathfn`], [`rng`]: the deterministic numerical kernels under them.
 //! - `wasm` (wasm32 only): the one module that meets JavaScript.
 //!
 //! The core never touches the browser; everything but `wasm` runs under `cargo test`.
 
 pub mod cost;
+pub mod critics;
 pub mod data;
 pub mod error;
 pub mod exact;
@@ -28,6 +31,7 @@ pub mod rng;
 pub mod size;
 pub mod snapshot;
 pub mod train;
+pub mod trigram;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

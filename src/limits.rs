@@ -191,6 +191,17 @@ pub const SETTINGS: &[Setting] = &[
         Range::closed(1.0, 4096.0),
         Range::closed(2.0, 16.0),
     ),
+    // The critic's trigram model: add-k smoothing, and the sampler's temperature.
+    float(
+        "smoothing_k",
+        Range::open_below(0.0, 1e6),
+        Range::closed(0.001, 100.0),
+    ),
+    float(
+        "temperature",
+        Range::open_below(0.0, 100.0),
+        Range::closed(0.05, 20.0),
+    ),
 ];
 
 /// The row for `id`. Every id the engine checks is in the table (a test asserts it).

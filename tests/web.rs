@@ -246,3 +246,38 @@ fn slices_snapshots_and_jobs_work_through_the_boundary() {
     };
     assert_eq!(p, restored.visible_distribution(1.0).unwrap());
 }
+
+/// The critic through the boundary: learning, sampling, completing, scoring, tables.
+#[wasm_bindgen_test]
+fn the_critics_work_through_the_boundary() {
+    use rbm_lab::wasm::JsCritics;
+    let corpus = rbm_lab::critics::built_in();
+    let names: Vec<String> = corpus.iter().map(|c| c.name.clone()).collect();
+    let texts: Vec<String> = corpus.iter().map(|c| c.training.join("\n")).collect();
+    let mut critics = JsCritics::new(names.clone(), texts.clone(), 0.01, 7).unwrap();
+    assert_eq!(critics.review_counts(), vec![40, 40]);
+    let review = critics.sample(0.0, 0.5).unwrap();
+    assert!(!review.is_empty() && review.len() <= rbm_lab::trigram::MAX_WORDS);
+    let completed = critics.complete(1.0, "the plot", 0.5).unwrap();
+    assert_eq!(completed[..2], ["the", "plot"]);
+    let held_out: Vec<String> = corpus.iter().map(|c| c.held_out.join("\n")).collect();
+    let score = critics.attribution_score(held_out).unwrap();
+    assert_eq!(score, vec![17, 20], "the figure stated in the README");
+    assert!(critics.attribute("a tedious waste of time").is_ok());
+    assert!(critics.table(0.0, "<s>", "the").is_ok());
+    assert!(critics.sample(2.0, 1.0).is_err());
+    assert!(
+        critics.sample(0.5, 1.0).is_err(),
+        "1.7-style counts are refused"
+    );
+    let empty = JsCritics::new(
+        names.clone(),
+        vec![String::new(), texts[1].clone()],
+        0.01,
+        7,
+    );
+    assert!(message_of(empty.err().unwrap()).contains("no reviews to learn from"));
+    assert!(
+        message_of(JsCritics::new(names, texts, 0.0, 7).err().unwrap()).contains("smoothing_k")
+    );
+}
