@@ -16,6 +16,7 @@ export const SITE_FILES = Object.freeze([
   'www/render.js',
   'www/datainput.js',
   'www/engine.js',
+  'www/critic.js',
   'www/storage.js',
   'www/style.css',
   // Third-party code, copied from node_modules by ./lab (vendor_js).

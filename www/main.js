@@ -12,6 +12,7 @@ import { EngineConnection } from './engine.js';
 import { LineChart } from './charts.js';
 import { drawImages, drawFilters, drawSignedImage, drawBars, drawDistribution } from './render.js';
 import { DrawEditor, patternsToPixels, parsePngs, MAX_CSV_BYTES } from './datainput.js';
+import { CriticPanel } from './critic.js';
 
 const $ = (id) => document.getElementById(id);
 const CHAIN_SETTINGS = ['chains', 'beta', 'steps_per_frame', 'chain_start', 'chain_show'];
@@ -89,8 +90,11 @@ function buildField(setting) {
   return label;
 }
 
+/** The lab's own settings (other panels build theirs). */
+const LAB_SETTINGS = SETTINGS.filter((s) => !s.panel);
+
 function buildForm() {
-  for (const setting of SETTINGS) {
+  for (const setting of LAB_SETTINGS) {
     $(CHAIN_SETTINGS.includes(setting.id) ? 'chain-fields' : 'fields').append(buildField(setting));
   }
   // The data panel's own sizes come from the same table.
@@ -104,7 +108,7 @@ function buildForm() {
 
 function showValues() {
   if (!formBuilt) return;
-  for (const setting of SETTINGS) $(setting.id).value = String(values[setting.id]);
+  for (const setting of LAB_SETTINGS) $(setting.id).value = String(values[setting.id]);
   $('field-side').hidden = values.data !== 'bars';
   $('field-persistent_chains').hidden = values.algorithm !== 'pcd';
   $('field-k').hidden = values.algorithm === 'exact';
@@ -120,7 +124,7 @@ function readValue(setting) {
 }
 
 function saveHash() {
-  if (running) history.replaceState(null, '', toHash(running));
+  if (running) history.replaceState(null, '', toHash({ ...running, ...critic.values }));
 }
 
 function label(id) {
@@ -370,6 +374,9 @@ function onMessage(data) {
     case 'restored':
       restored(data);
       return;
+    case 'critic':
+      answerCritic(data);
+      return;
     default:
       receiveFrame(data);
   }
@@ -390,8 +397,10 @@ function engineReady(limits) {
     restoreDrawn();
     configure();
     sendQuietly('runs');
+    critic.start(fromHash);
     return;
   }
+  critic.restart();
   if (recovering) {
     recovering.waitingForRuns = true;
     sendQuietly('runs');
@@ -406,6 +415,8 @@ function onRestart(reason) {
   crashTimes.push(now);
   recovering = { reason, action: currentAction(), repeated: crashTimes.length > 1 };
   inFlight.clear();
+  for (const { reject } of criticRequests.values()) reject(new Error('the engine was restarted; try again'));
+  criticRequests.clear();
   setTraining(false);
   setChainsPlaying(false);
   showNotice(`The engine stopped while ${recovering.action}: ${reason}. Starting a fresh one…`);
@@ -728,6 +739,8 @@ window.addEventListener('hashchange', () => {
   const { values: fromHash, problems } = parseHash(location.hash);
   showNotice(problems.length ? `Some settings in the address were not used: ${problems.join('; ')}.` : '');
   values = fromHash;
+  critic.apply(fromHash);
+  critic.showTable();
   showValues();
   restoreDrawn();
   configure();
@@ -791,6 +804,30 @@ $('load-file').addEventListener('change', async (event) => {
     $('load-status').textContent = `Could not use the file: ${error.message}`;
   }
 });
+
+// ---- the critic panel ------------------------------------------------------------------------
+
+const criticRequests = new Map();
+let criticRequestId = 0;
+const critic = new CriticPanel({
+  request(action, fields = {}) {
+    criticRequestId += 1;
+    const id = criticRequestId;
+    return new Promise((resolve, reject) => {
+      criticRequests.set(id, { resolve, reject });
+      sendQuietly('critic', { action, id, ...fields });
+    });
+  },
+  onChange: saveHash,
+});
+
+function answerCritic({ id, result, error }) {
+  const pending = criticRequests.get(id);
+  if (!pending) return;
+  criticRequests.delete(id);
+  if (error) pending.reject(new Error(error));
+  else pending.resolve(result);
+}
 
 // A hook for the page tests of crash recovery (and the curious): makes the worker
 // panic, hang or exit, as a bug or an out-of-memory error would.

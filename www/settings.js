@@ -48,10 +48,18 @@ export const SETTINGS = [
     help: 'Where the chains restart: uniform random pixels, or random training images.' },
   { id: 'chain_show', key: 'show', kind: 'choice', options: ['sample', 'mean'], label: 'Show',
     help: 'Draw the sampled binary states, or the mean-field probabilities p(v | h) they were drawn from.' },
+  // The critic panel's own settings (built by critic.js, not the lab's form).
+  { id: 'smoothing_k', key: 'ck', kind: 'float', label: 'Smoothing k', panel: 'critic',
+    help: 'Add-k smoothing: every count is raised by k, so every word stays possible after every two words. Small k trusts the counts; large k flattens the tables.' },
+  { id: 'temperature', key: 'temp', kind: 'float', label: 'Temperature', panel: 'critic',
+    help: 'How the critics write when sampled: 1 follows the tables, below 1 picks their favourite words more often, above 1 wanders.' },
+  { id: 'context', key: 'ctx', kind: 'text', label: 'Context', panel: 'critic',
+    help: 'The two words whose table is shown; leave one empty for the start of a review.' },
 ];
 
 const COMMON = { k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, seed: 1, beta: 1,
-  steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4 };
+  steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4,
+  smoothing_k: 0.01, temperature: 0.5, context: 'the plot' };
 
 export const DEFAULTS = {
   mnist: { ...COMMON, n_hidden: 100, algorithm: 'cd', learning_rate: 0.05, batch_size: 100, epochs: 50, chains: 64 },
@@ -77,7 +85,7 @@ export function applyLimits(table) {
   for (const row of table) LIMITS[row.id] = row;
   for (const setting of SETTINGS) {
     const row = LIMITS[setting.id];
-    if (setting.kind !== 'choice' && !row) throw new Error(`the engine has no range for ${setting.id}`);
+    if (setting.kind !== 'choice' && setting.kind !== 'text' && !row) throw new Error(`the engine has no range for ${setting.id}`);
     if (row) Object.assign(setting, { min: row.page.min, max: row.page.max, integer: row.integer, allowed: row.page_allowed });
   }
 }
@@ -119,6 +127,10 @@ export function parseHash(hash) {
     if (setting.kind === 'choice') {
       if (setting.options.includes(raw)) values[setting.id] = raw;
       else problems.push(`${setting.key} = ${clip(raw)} is not one of ${setting.options.join(', ')}`);
+    } else if (setting.kind === 'text') {
+      const problem = contextProblem(raw);
+      if (problem) problems.push(`${setting.key} = ${clip(raw)}: ${problem}`);
+      else values[setting.id] = raw.trim().split(/\s+/).join(' ');
     } else {
       // Number('') is 0, not "nothing"; and -0 is 0 (it would not survive a round trip).
       const number = raw.trim() === '' ? NaN : Number(raw) + 0;
@@ -134,6 +146,14 @@ export function parseHash(hash) {
     else values.patterns = drawn;
   }
   return { values: withDefaults(values), problems };
+}
+
+/** Why `text` is not a context (up to two words, or empty for the start), or null. */
+export function contextProblem(text) {
+  const words = String(text).trim().split(/\s+/).filter(Boolean);
+  if (words.length > 2) return 'a context is at most two words';
+  if (words.some((w) => !/^[\p{L}\p{N}'-]{1,40}$/u.test(w))) return 'a context word is letters, digits, apostrophes or hyphens';
+  return null;
 }
 
 function clip(text) {

@@ -11,7 +11,7 @@
 // long synchronous calls (reading a model file) the worker says how long it expects
 // to be busy, so the page's watchdog does not mistake it for a hang.
 import init, {
-  Dataset, Trainer, Chains, Rbm, settingLimits, checkPageSetting, updateCost, gibbsStepCost,
+  Dataset, Trainer, Chains, Rbm, Critics, settingLimits, checkPageSetting, updateCost, gibbsStepCost,
   freeEnergyCost, distributionCost, injectPanic,
 } from './pkg/rbm_lab.js';
 import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
@@ -898,12 +898,49 @@ const HANDLERS = {
     await forgetRun(id);
   },
 
+  /** The critic panel's requests: answered with the same id, errors as messages. */
+  critic({ action, id, ...request }) {
+    const act = CRITIC_ACTIONS[action];
+    try {
+      if (!act) throw new Error(`unknown critic action ${action}`);
+      postMessage({ status: 'critic', id, action, result: act(request) });
+    } catch (error) {
+      if (isFatal(error)) throw error;
+      postMessage({ status: 'critic', id, action, error: String(error?.message ?? error) });
+    }
+  },
+
   /** Fault injection for the page tests of crash recovery. */
   injectFault({ kind }) {
     if (kind === 'panic') injectPanic('asked for by the page test');
     if (kind === 'hang') for (;;) { /* a worker that never answers again */ }
     if (kind === 'exit') close();
   },
+};
+
+// ---- the critic (the article's first example) ---------------------------------------------
+
+let critics = null;
+
+function learnedCritics() {
+  if (!critics) throw new Error('the critics have not learned yet: press "Learn from these reviews"');
+  return critics;
+}
+
+const CRITIC_ACTIONS = {
+  corpus: () => Critics.builtInCorpus(),
+  /** New models from the reviews; the old ones stay if these cannot be learned. */
+  train({ names, reviews, k, seed, heldOut }) {
+    const next = new Critics(names, reviews, k, seed >>> 0);
+    critics?.free();
+    critics = next;
+    const [right, total] = critics.attributionScore(heldOut);
+    return { vocabulary: critics.vocabulary(), counts: Array.from(critics.reviewCounts()), right, total };
+  },
+  table: ({ which, first, second }) => learnedCritics().table(which, first, second),
+  sample: ({ which, temperature }) => learnedCritics().sample(which, temperature),
+  complete: ({ which, text, temperature }) => learnedCritics().complete(which, text, temperature),
+  attribute: ({ text }) => learnedCritics().attribute(text),
 };
 
 // Messages are handled one at a time, in order, once the engine has loaded. A ping is
