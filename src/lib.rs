@@ -4,6 +4,8 @@
 //! - [`model`]: parameters, energy, free energy, conditionals and block-Gibbs chains.
 //! - [`train`]: minibatch learning with exact, Gibbs, CD-k and PCD-k negative phases.
 //! - [`exact`]: `log Z`, `log p(v)`, `p(v)` and model expectations by enumeration.
+//! - [`inference`]: using a model on pictures: clamped Gibbs completion, mean-field,
+//!   denoising, and placing a picture among the data by its free energy.
 //! - [`data`]: bars-and-stripes, the packed MNIST asset and seeded splits.
 //! - [`modelfile`]: the JSON model file; [`snapshot`]: the binary autosave of a run.
 //! - [`limits`]: every setting's range, for the engine and for the page;
@@ -21,6 +23,7 @@ pub mod critics;
 pub mod data;
 pub mod error;
 pub mod exact;
+pub mod inference;
 pub mod limits;
 pub mod linalg;
 pub mod mathfn;

@@ -202,6 +202,24 @@ pub const SETTINGS: &[Setting] = &[
         Range::open_below(0.0, 100.0),
         Range::closed(0.05, 20.0),
     ),
+    // The "use the model" panel: chains and steps of a completion, the fraction of
+    // pixels a noisy picture flips, the draw pad's brush.
+    int(
+        "completion_chains",
+        Range::closed(1.0, MAX_CHAINS as f64),
+        Range::closed(1.0, 64.0),
+    ),
+    int(
+        "completion_steps",
+        Range::closed(1.0, 1e6),
+        Range::closed(1.0, 5000.0),
+    ),
+    float(
+        "noise_level",
+        Range::closed(0.0, 1.0),
+        Range::closed(0.0, 0.5),
+    ),
+    int("brush", Range::closed(1.0, 64.0), Range::closed(1.0, 4.0)),
 ];
 
 /// The row for `id`. Every id the engine checks is in the table (a test asserts it).

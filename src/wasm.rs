@@ -22,6 +22,7 @@ use crate::critics::{self, Critic};
 use crate::data::{self, Dataset};
 use crate::error::RbmError;
 use crate::exact::{self, VisibleDistributionJob};
+use crate::inference::{self, Completion, Denoise};
 use crate::limits::{self, Column};
 use crate::linalg::Matrix;
 use crate::model::{GibbsChains, Rbm};
@@ -354,6 +355,8 @@ pub struct JsTrainer {
     evaluation_rng: Rng,
     evaluation: Option<EvaluationJob>,
     distribution: Option<VisibleDistributionJob>,
+    /// The "use the model" panel's completion under way, with its own generator.
+    completion: Option<(Completion, Rng)>,
 }
 
 /// Seeds the evaluation stream from the training seed, so a run's curves repeat too.
@@ -394,6 +397,7 @@ impl JsTrainer {
             held_out: None,
             evaluation: None,
             distribution: None,
+            completion: None,
         }
     }
 
@@ -714,6 +718,181 @@ impl JsTrainer {
 
 /// The page shows the exact distribution next to the chains up to 2^16 states.
 const MAX_DISTRIBUTION_UNITS: usize = 16;
+
+/// Pictures ranked against the data: at most this many training pictures (the first).
+const PLACEMENT_ROWS: usize = 1000;
+/// `log Z` for a placement is enumerated only up to this many softplus terms.
+const PLACEMENT_ENUMERATION: f64 = (1u64 << 24) as f64;
+
+/// Using the model on pictures (the "use the model" panel): pictures from the data,
+/// completion, denoising and placement, all with the trainer's current model.
+#[wasm_bindgen(js_class = Trainer)]
+impl JsTrainer {
+    /// Picture `index` (wrapped) of the held-out set, or of the training set when
+    /// `held_out` is false or there is none; `{pixels, heldOut, index}`.
+    pub fn picture(&self, held_out: bool, index: f64) -> Result<JsValue, JsError> {
+        #[derive(serde::Serialize)]
+        struct Picture {
+            pixels: Vec<f32>,
+            #[serde(rename = "heldOut")]
+            held_out: bool,
+            index: usize,
+        }
+        let (set, from_held_out) = match (&self.held_out, held_out) {
+            (Some(h), true) if h.rows() > 0 => (h, true),
+            _ => (self.inner.data(), false),
+        };
+        let index = crate::size::from_js_number(index.abs().floor()).unwrap_or(0) % set.rows();
+        to_js(&Picture {
+            pixels: set.row(index).to_vec(),
+            held_out: from_held_out,
+            index,
+        })
+    }
+
+    /// The mask (1 known, 0 hidden) that hides `half` ("top", "bottom", "left", "right").
+    #[wasm_bindgen(js_name = halfMask)]
+    pub fn half_mask(&self, half: &str) -> Result<Vec<u8>, JsError> {
+        let half = inference::Half::parse(half).map_err(js_error)?;
+        let (rows, cols) = self.image_shape;
+        Ok(inference::half_mask(rows, cols, half)
+            .into_iter()
+            .map(u8::from)
+            .collect())
+    }
+
+    /// Starts filling in the pixels of `image` where `known` is 0, with `chains` clamped
+    /// Gibbs chains; the estimate averages the steps after `record_from`.
+    #[wasm_bindgen(js_name = startCompletion)]
+    pub fn start_completion(
+        &mut self,
+        image: &[f32],
+        known: &[u8],
+        chains: f64,
+        record_from: f64,
+        seed: u32,
+    ) -> Result<(), JsError> {
+        let chains = count("completion_chains", chains)?;
+        let record_from = count("completion_steps", record_from.max(1.0))?;
+        let m = self.inner.model().n_visible();
+        let images = Matrix::from_vec(1, image.len(), image.to_vec())
+            .ok_or_else(|| JsError::new("picture"))?;
+        if image.len() != m {
+            return Err(js_error(RbmError::Shape(format!(
+                "the drawing has {} pixels but the model has {m} visible units",
+                image.len()
+            ))));
+        }
+        let known: Vec<bool> = known.iter().map(|&k| k != 0).collect();
+        let mut rng = rng::seeded(u64::from(seed));
+        let completion = Completion::new(
+            self.inner.model(),
+            &images,
+            &known,
+            chains,
+            record_from,
+            &mut rng,
+        )
+        .map_err(js_error)?;
+        self.completion = Some((completion, rng));
+        Ok(())
+    }
+
+    /// `steps` more clamped Gibbs steps of the completion under the current model.
+    #[wasm_bindgen(js_name = advanceCompletion)]
+    pub fn advance_completion(&mut self, steps: f64, beta: f32) -> Result<(), JsError> {
+        let steps = count("completion_steps", steps)?;
+        check_beta(beta)?;
+        let Some((completion, rng)) = self.completion.as_mut() else {
+            return Err(JsError::new("no completion is under way"));
+        };
+        completion
+            .run(self.inner.model(), steps, beta, rng)
+            .map_err(js_error)
+    }
+
+    /// The completion's chains (chains x pixels) and its estimate (pixels), as copies:
+    /// `{states, mean, steps, chains}`.
+    #[wasm_bindgen(js_name = completionState)]
+    pub fn completion_state(&self) -> Result<JsValue, JsError> {
+        #[derive(serde::Serialize)]
+        struct State {
+            states: Vec<f32>,
+            mean: Vec<f32>,
+            steps: usize,
+            chains: usize,
+        }
+        let Some((completion, _)) = self.completion.as_ref() else {
+            return Err(JsError::new("no completion is under way"));
+        };
+        to_js(&State {
+            states: completion.states().as_slice().to_vec(),
+            mean: completion.mean().as_slice().to_vec(),
+            steps: completion.steps(),
+            chains: completion.chains_per_picture(),
+        })
+    }
+
+    /// `image` with `fraction` of its pixels flipped (exactly that many, at random).
+    #[wasm_bindgen(js_name = flipPixels)]
+    pub fn flip_pixels(
+        &self,
+        image: &[f32],
+        fraction: f64,
+        seed: u32,
+    ) -> Result<Vec<f32>, JsError> {
+        inference::flip_pixels(image, fraction, &mut rng::seeded(u64::from(seed))).map_err(js_error)
+    }
+
+    /// `noisy` cleaned, knowing each pixel was flipped with probability `flip_rate`;
+    /// `method` is "meanfield" or "anneal". Returns each pixel's probability.
+    pub fn denoise(
+        &self,
+        noisy: &[f32],
+        flip_rate: f64,
+        method: &str,
+        seed: u32,
+    ) -> Result<Vec<f32>, JsError> {
+        let method = match method {
+            "meanfield" => Denoise::MeanField { iterations: 10 },
+            "anneal" => Denoise::Annealed {
+                chains: 8,
+                steps: 30,
+                final_beta: 3.0,
+            },
+            other => {
+                return Err(js_error(RbmError::setting(
+                    "denoising method",
+                    other,
+                    "\"meanfield\" or \"anneal\"",
+                )))
+            }
+        };
+        inference::denoise(
+            self.inner.model(),
+            noisy,
+            flip_rate,
+            method,
+            &mut rng::seeded(u64::from(seed)),
+        )
+        .map_err(js_error)
+    }
+
+    /// Where `image` stands among the first training pictures and the held-out ones
+    /// (see `inference::Placement`).
+    pub fn place(&self, image: &[f32]) -> Result<JsValue, JsError> {
+        let train = monitor::first_rows(self.inner.data(), PLACEMENT_ROWS);
+        let placement = inference::place(
+            self.inner.model(),
+            image,
+            &train,
+            self.held_out.as_ref(),
+            PLACEMENT_ENUMERATION,
+        )
+        .map_err(js_error)?;
+        to_js(&placement)
+    }
+}
 
 impl JsTrainer {
     /// β in range and a visible layer small enough for the exact p(v) of every state.

@@ -281,3 +281,69 @@ fn the_critics_work_through_the_boundary() {
         message_of(JsCritics::new(names, texts, 0.0, 7).err().unwrap()).contains("smoothing_k")
     );
 }
+
+/// Using the model on pictures through the boundary: masks, completion, noise, cleaning, placement.
+#[wasm_bindgen_test]
+fn pictures_are_completed_cleaned_and_placed_through_the_boundary() {
+    let data = JsDataset::bars_and_stripes(4.0).unwrap();
+    let mut trainer =
+        JsTrainer::new(js_object(r#"{"n_hidden": 8, "batch_size": 10}"#), &data).unwrap();
+    trainer.steps(200.0).unwrap();
+    let mask = trainer.half_mask("top").unwrap();
+    assert_eq!(mask.iter().filter(|&&k| k == 0).count(), 8);
+    let picture: serde_json::Value =
+        serde_wasm_bindgen::from_value(trainer.picture(true, 3.0).unwrap()).unwrap();
+    assert_eq!(picture["heldOut"], false, "bars keep no pictures aside");
+    let image: Vec<f32> = picture["pixels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    trainer
+        .start_completion(&image, &mask, 4.0, 10.0, 1)
+        .unwrap();
+    trainer.advance_completion(40.0, 1.0).unwrap();
+    let state: serde_json::Value =
+        serde_wasm_bindgen::from_value(trainer.completion_state().unwrap()).unwrap();
+    assert_eq!(state["steps"], 40);
+    assert_eq!(state["states"].as_array().unwrap().len(), 4 * 16);
+    let noisy = trainer.flip_pixels(&image, 0.25, 2).unwrap();
+    assert_eq!(noisy.iter().zip(&image).filter(|(a, b)| a != b).count(), 4);
+    assert_eq!(
+        trainer.denoise(&noisy, 0.25, "meanfield", 3).unwrap().len(),
+        16
+    );
+    assert!(
+        message_of(trainer.denoise(&noisy, 0.25, "median", 3).err().unwrap())
+            .contains("\"meanfield\" or \"anneal\"")
+    );
+    let placement: serde_json::Value =
+        serde_wasm_bindgen::from_value(trainer.place(&image).unwrap()).unwrap();
+    assert!(placement["log_probability"].as_f64().unwrap() < 0.0);
+    // Bad input: a drawing of the wrong size, masks that hide all or nothing.
+    assert!(message_of(
+        trainer
+            .start_completion(&image[..9], &mask[..9], 4.0, 10.0, 1)
+            .err()
+            .unwrap()
+    )
+    .contains("9 pixels"));
+    assert!(message_of(
+        trainer
+            .start_completion(&image, &[1; 16], 4.0, 10.0, 1)
+            .err()
+            .unwrap()
+    )
+    .contains("hides no pixel"));
+    assert!(message_of(
+        trainer
+            .start_completion(&image, &[0; 16], 4.0, 10.0, 1)
+            .err()
+            .unwrap()
+    )
+    .contains("hides every pixel"));
+    assert!(trainer
+        .start_completion(&image, &mask, 1.5, 10.0, 1)
+        .is_err());
+}
