@@ -17,6 +17,7 @@ export const SITE_FILES = Object.freeze([
   'www/datainput.js',
   'www/engine.js',
   'www/critic.js',
+  'www/usepanel.js',
   'www/storage.js',
   'www/style.css',
   // Third-party code, copied from node_modules by ./lab (vendor_js).

@@ -13,6 +13,7 @@ import { LineChart } from './charts.js';
 import { drawImages, drawFilters, drawSignedImage, drawBars, drawDistribution } from './render.js';
 import { DrawEditor, patternsToPixels, parsePngs, MAX_CSV_BYTES } from './datainput.js';
 import { CriticPanel } from './critic.js';
+import { UsePanel } from './usepanel.js';
 
 const $ = (id) => document.getElementById(id);
 const CHAIN_SETTINGS = ['chains', 'beta', 'steps_per_frame', 'chain_start', 'chain_show'];
@@ -58,6 +59,7 @@ let lastChainSteps = 0;
 let lastVisited = 0;
 let currentShape = [1, 1]; // image shape of the model being drawn
 let formBuilt = false;
+let usePanelRun = null; // the run the use panel was last told about
 const strip = [];
 
 // ---- controls, built from the table -------------------------------------------------
@@ -124,7 +126,7 @@ function readValue(setting) {
 }
 
 function saveHash() {
-  if (running) history.replaceState(null, '', toHash({ ...running, ...critic.values }));
+  if (running) history.replaceState(null, '', toHash({ ...running, ...critic.values, ...usePanel.values }));
 }
 
 function label(id) {
@@ -375,7 +377,11 @@ function onMessage(data) {
       restored(data);
       return;
     case 'critic':
-      answerCritic(data);
+    case 'use':
+      answerPanel(data);
+      return;
+    case 'use-frame':
+      usePanel.frame(data);
       return;
     default:
       receiveFrame(data);
@@ -398,6 +404,7 @@ function engineReady(limits) {
     configure();
     sendQuietly('runs');
     critic.start(fromHash);
+    usePanel.start(fromHash);
     return;
   }
   critic.restart();
@@ -415,8 +422,8 @@ function onRestart(reason) {
   crashTimes.push(now);
   recovering = { reason, action: currentAction(), repeated: crashTimes.length > 1 };
   inFlight.clear();
-  for (const { reject } of criticRequests.values()) reject(new Error('the engine was restarted; try again'));
-  criticRequests.clear();
+  for (const { reject } of panelRequests.values()) reject(new Error('the engine was restarted; try again'));
+  panelRequests.clear();
   setTraining(false);
   setChainsPlaying(false);
   showNotice(`The engine stopped while ${recovering.action}: ${reason}. Starting a fresh one…`);
@@ -503,6 +510,11 @@ function receiveFrame(frame) {
   if (frame.runId !== runId) {
     runId = frame.runId;
     showSavedRun();
+  }
+  if (frame.runId !== usePanelRun) {
+    // Another model: the use panel's completion (if any) belonged to the old one.
+    usePanelRun = frame.runId;
+    usePanel.modelChanged(frame.shape);
   }
   if (frame.status === 'ready') {
     clearCharts();
@@ -725,7 +737,7 @@ $('saved-run-forget').addEventListener('click', () => {
 $('notice-close').addEventListener('click', () => showNotice(''));
 
 document.addEventListener('keydown', (event) => {
-  if (event.target.closest('input, select, textarea, .draw-grid') || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.target.closest('input, select, textarea, .draw-grid, .pad') || event.ctrlKey || event.metaKey || event.altKey) return;
   const actions = { ' ': toggleTraining, s: () => $('step').click(), r: () => configure(), c: toggleChains, n: () => $('chains-step').click() };
   const action = actions[event.key.toLowerCase()];
   if (action && formBuilt) {
@@ -741,6 +753,7 @@ window.addEventListener('hashchange', () => {
   values = fromHash;
   critic.apply(fromHash);
   critic.showTable();
+  usePanel.apply(fromHash);
   showValues();
   restoreDrawn();
   configure();
@@ -807,27 +820,30 @@ $('load-file').addEventListener('change', async (event) => {
 
 // ---- the critic panel ------------------------------------------------------------------------
 
-const criticRequests = new Map();
-let criticRequestId = 0;
-const critic = new CriticPanel({
-  request(action, fields = {}) {
-    criticRequestId += 1;
-    const id = criticRequestId;
+// The panels ask the worker through numbered requests, answered by id.
+const panelRequests = new Map();
+let panelRequestId = 0;
+function panelRequest(command) {
+  return (action, fields = {}) => {
+    panelRequestId += 1;
+    const id = panelRequestId;
     return new Promise((resolve, reject) => {
-      criticRequests.set(id, { resolve, reject });
-      sendQuietly('critic', { action, id, ...fields });
+      panelRequests.set(id, { resolve, reject });
+      sendQuietly(command, { action, id, ...fields });
     });
-  },
-  onChange: saveHash,
-});
+  };
+}
 
-function answerCritic({ id, result, error }) {
-  const pending = criticRequests.get(id);
+function answerPanel({ id, result, error }) {
+  const pending = panelRequests.get(id);
   if (!pending) return;
-  criticRequests.delete(id);
+  panelRequests.delete(id);
   if (error) pending.reject(new Error(error));
   else pending.resolve(result);
 }
+
+const critic = new CriticPanel({ request: panelRequest('critic'), onChange: saveHash });
+const usePanel = new UsePanel({ request: panelRequest('use'), onChange: saveHash });
 
 // A hook for the page tests of crash recovery (and the curious): makes the worker
 // panic, hang or exit, as a bug or an out-of-memory error would.

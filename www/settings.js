@@ -55,11 +55,25 @@ export const SETTINGS = [
     help: 'How the critics write when sampled: 1 follows the tables, below 1 picks their favourite words more often, above 1 wanders.' },
   { id: 'context', key: 'ctx', kind: 'text', label: 'Context', panel: 'critic',
     help: 'The two words whose table is shown; leave one empty for the start of a review.' },
+  // The "use the model" panel's settings (built by usepanel.js).
+  { id: 'hide_part', key: 'hide', kind: 'choice', options: ['top', 'bottom', 'left', 'right', 'painted'], label: 'Unknown pixels', panel: 'use',
+    help: 'Which pixels the model must fill in: a half of the picture, or the pixels painted with the Hide tool.' },
+  { id: 'completion_chains', key: 'cchains', kind: 'int', label: 'Chains', panel: 'use',
+    help: 'Clamped Gibbs chains run side by side; their average is the completion.' },
+  { id: 'completion_steps', key: 'csteps', kind: 'int', label: 'Gibbs steps', panel: 'use',
+    help: 'Steps each chain takes; the last three quarters are averaged.' },
+  { id: 'noise_level', key: 'noise', kind: 'float', label: 'Noise', panel: 'use',
+    help: 'The fraction of pixels flipped before cleaning (the cleaner knows this rate).' },
+  { id: 'denoise_method', key: 'clean', kind: 'choice', options: ['meanfield', 'anneal'], label: 'Cleaning', panel: 'use',
+    help: 'Mean-field updates (deterministic), or Gibbs sampling while the temperature falls (annealing).' },
+  { id: 'brush', key: 'brush', kind: 'int', label: 'Brush size', panel: 'use',
+    help: 'Side of the square the brush, eraser and Hide tool paint, in pixels.' },
 ];
 
 const COMMON = { k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, seed: 1, beta: 1,
   steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4,
-  smoothing_k: 0.01, temperature: 0.5, context: 'the plot' };
+  smoothing_k: 0.01, temperature: 0.5, context: 'the plot',
+  hide_part: 'top', completion_chains: 8, completion_steps: 200, noise_level: 0.1, denoise_method: 'meanfield', brush: 2 };
 
 export const DEFAULTS = {
   mnist: { ...COMMON, n_hidden: 100, algorithm: 'cd', learning_rate: 0.05, batch_size: 100, epochs: 50, chains: 64 },

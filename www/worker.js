@@ -524,14 +524,14 @@ let lastPosted = 0;
 
 function busy() {
   return lab && (training || finishing || chainsPlaying || frameStepsLeft > 0 || lab.trainer.evaluationRunning
-    || lab.distributionJob || lab.evaluatedVersion !== lab.modelVersion);
+    || lab.distributionJob || lab.evaluatedVersion !== lab.modelVersion || lab.completion);
 }
 
 function schedule() {
   if (scheduled || poisoned || !busy()) return;
   scheduled = true;
   const onlyChains = !training && !finishing && !lab.trainer.evaluationRunning && !lab.distributionJob
-    && frameStepsLeft === 0 && lab.evaluatedVersion === lab.modelVersion;
+    && frameStepsLeft === 0 && lab.evaluatedVersion === lab.modelVersion && !lab.completion;
   setTimeout(loop, onlyChains ? 16 : 0);
 }
 
@@ -568,6 +568,7 @@ function loop() {
       frameStepsLeft -= stepChains(frameStepsLeft);
       frameDone = frameStepsLeft === 0;
     }
+    completionSlice();
     const evaluation = evaluationSlice();
     const exactDone = distributionSlice();
     const ended = wasTraining && !training && !finishing;
@@ -696,6 +697,10 @@ const HANDLERS = {
     // Jobs under way lived in the old trainer.
     lab.distributionJob = null;
     lab.exact = null;
+    if (lab.completion) {
+      lab.completion = null;
+      postMessage({ status: 'use-frame', stopped: 'the training settings changed, so the model was rebuilt: complete again' });
+    }
     modelChanged();
     acknowledge(seq);
     postFrame(statusWord());
@@ -910,6 +915,19 @@ const HANDLERS = {
     }
   },
 
+  /** The "use the model" panel's requests: answered with the same id. */
+  use({ action, id, ...request }) {
+    const act = USE_ACTIONS[action];
+    try {
+      if (!act) throw new Error(`unknown action ${action}`);
+      if (!lab) throw new Error('there is no model yet: wait for it to be built');
+      postMessage({ status: 'use', id, action, result: act(request) });
+    } catch (error) {
+      if (isFatal(error)) throw error;
+      postMessage({ status: 'use', id, action, error: String(error?.message ?? error) });
+    }
+  },
+
   /** Fault injection for the page tests of crash recovery. */
   injectFault({ kind }) {
     if (kind === 'panic') injectPanic('asked for by the page test');
@@ -917,6 +935,50 @@ const HANDLERS = {
     if (kind === 'exit') close();
   },
 };
+
+// ---- using the model on pictures ------------------------------------------------------------
+
+/** Training pictures placed against: the engine uses the first 1,000. */
+const PLACEMENT_ROWS = 1000;
+
+const USE_ACTIONS = {
+  picture: ({ heldOut, index }) => lab.trainer.picture(heldOut, index),
+  halfMask: ({ half }) => lab.trainer.halfMask(half),
+  /** Starts a completion that the work loop runs a slice at a time, posting 'use-frame's. */
+  complete({ image, known, chains, steps, seed }) {
+    lab.trainer.startCompletion(image, known, chains, Math.floor(steps / 4), seed >>> 0);
+    lab.completion = { left: steps, total: steps, chains };
+    return { started: true };
+  },
+  stopCompletion() {
+    lab.completion = null;
+    return { stopped: true };
+  },
+  noise: ({ image, level, seed }) => lab.trainer.flipPixels(image, level, seed >>> 0),
+  denoise: ({ noisy, level, method, seed }) => lab.trainer.denoise(noisy, level, method, seed >>> 0),
+  place({ image }) {
+    const rows = Math.min(PLACEMENT_ROWS, lab.train.len()) + (lab.heldOut?.len() ?? 0);
+    const ms = freeEnergyCost(rows, lab.m, lab.trainer.nHidden) / FLOPS_PER_MS;
+    if (ms > 500) announceBusy('placing the picture among the data', ms);
+    return lab.trainer.place(image);
+  },
+};
+
+/** A slice of the completion under way, and a frame of it for the panel. */
+function completionSlice() {
+  const job = lab.completion;
+  if (!job) return;
+  const perStep = gibbsStepCost(job.chains, lab.m, lab.trainer.nHidden);
+  const steps = Math.max(1, Math.min(job.left, Math.floor(SLICE_FLOPS / perStep)));
+  lab.trainer.advanceCompletion(steps, 1);
+  job.left -= steps;
+  const state = lab.trainer.completionState();
+  const states = Float32Array.from(state.states);
+  const mean = Float32Array.from(state.mean);
+  postMessage({ status: 'use-frame', states, mean, steps: state.steps, total: job.total, chains: state.chains, done: job.left === 0 },
+    [states.buffer, mean.buffer]);
+  if (job.left === 0) lab.completion = null;
+}
 
 // ---- the critic (the article's first example) ---------------------------------------------
 

@@ -1,0 +1,130 @@
+// The "use the model" panel in Debian's Chromium: draw, complete half a digit (the
+// known half stays as it was), clean a noisy digit, place a drawing among the data;
+// its settings travel in the address; bad masks are named.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { withLab, setValue, waitForStatus, canvasSignature } from './helpers.mjs';
+
+/** The tiles of a canvas drawn by render.js (a 1 px gap around each), as 0/1 pixels. */
+function readTiles(page, id, rows, cols) {
+  return page.$eval(`#${id}`, (canvas, [r, c]) => {
+    const { data, width } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    const count = Math.round((width - 1) / (c + 1));
+    return Array.from({ length: count }, (_, t) => Array.from({ length: r * c }, (__, p) => {
+      const x = 1 + t * (c + 1) + (p % c);
+      const y = 1 + Math.floor(p / c);
+      return data[(y * width + x) * 4];
+    }));
+  }, [rows, cols]);
+}
+
+async function trainABit(page, steps = 200) {
+  await page.click('#train');
+  await page.waitForFunction((n) => Number(/step (\d+)/.exec(document.getElementById('status').textContent)?.[1]) >= n, steps, { timeout: 60000 });
+  await page.click('#train');
+  await waitForStatus(page, ['Paused', 'Training paused']);
+}
+
+test('half a digit is completed, the known half untouched; a noisy one cleaned; a drawing placed', async () => {
+  await withLab({}, async (lab) => {
+    const { page } = lab;
+    await trainABit(page);
+    await page.click('#use-take');
+    await page.waitForFunction(() => /^Held-out picture 1/.test(document.getElementById('use-source').textContent));
+    await setValue(page, 'use-completion_steps', '60');
+    await page.click('#use-complete');
+    await page.waitForFunction(() => /^Step 60 of 60: .*unknown pixels right \([\d.]+ %\)\.$/.test(document.getElementById('use-complete-result').textContent), null, { timeout: 30000 });
+    // Tiles: 8 chains, their average, the original. The bottom half (known) of every
+    // chain equals the original's; the top half was filled in.
+    const tiles = await readTiles(page, 'use-completions', 28, 28);
+    assert.equal(tiles.length, 10);
+    const original = tiles[9];
+    for (const chain of tiles.slice(0, 8)) {
+      for (let p = 14 * 28; p < 28 * 28; p++) assert.equal(chain[p], original[p], `pixel ${p}`);
+    }
+    assert.ok(tiles.slice(0, 8).some((chain) => chain.slice(0, 14 * 28).some((v) => v > 128)), 'nothing was filled in');
+    // Denoising: the error shown falls.
+    await page.click('#use-denoise');
+    await page.waitForFunction(() => /% after\.$/.test(document.getElementById('use-denoise-result').textContent));
+    const [before, after] = (/([\d.]+) % of pixels wrong before, ([\d.]+) % after/.exec(await page.textContent('#use-denoise-result'))).slice(1).map(Number);
+    assert.ok(Math.abs(before - 10) < 0.2, `${before} % flipped`);
+    assert.ok(after < before, `${before} % -> ${after} %`);
+    // Scoring: a percentile among the training pictures; log Z unknown at 100 hidden units.
+    await page.click('#use-score');
+    await page.waitForFunction(() => /more likely than \d+ % of the first 1000 training pictures/.test(document.getElementById('use-score-result').textContent));
+    assert.match(await page.textContent('#use-score-result'), /log Z is unknown here \(it would need all 2\^100 states/);
+    await page.$eval('#use-panel', (panel) => panel.scrollIntoView());
+    await lab.screenshot('use-panel');
+  });
+});
+
+test('the pad draws with the mouse and the keyboard; log p(v) when log Z is known', async () => {
+  await withLab({ hash: '#data=bars&side=4' }, async (lab) => {
+    const { page } = lab;
+    await trainABit(page, 300);
+    const pad = await page.$('#use-pad');
+    await pad.scrollIntoViewIfNeeded();
+    const box = await pad.boundingBox();
+    const blank = await canvasSignature(page, '#use-pad');
+    // A stroke along the top row with the mouse (brush 2 paints 2 x 2).
+    await page.mouse.move(box.x + 5, box.y + 5);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width - 5, box.y + 5, { steps: 8 });
+    await page.mouse.up();
+    const stroke = await canvasSignature(page, '#use-pad');
+    assert.notEqual(stroke, blank, 'the mouse drew nothing');
+    // The keyboard: the eraser, then Space at the cursor (top left after the stroke).
+    await page.focus('#use-pad');
+    await page.keyboard.press('Home'); // not a pad key: ignored
+    await page.keyboard.press('e');
+    assert.equal(await page.getAttribute('#use-tool-eraser', 'aria-pressed'), 'true');
+    await setValue(page, 'use-brush', '1');
+    await page.focus('#use-pad');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('b');
+    await page.keyboard.press('Space');
+    assert.notEqual(await canvasSignature(page, '#use-pad'), stroke, 'the keyboard drew nothing');
+    await page.click('#use-score');
+    await page.waitForFunction(() => /log p\(v\) = -?[\d.]+ nats/.test(document.getElementById('use-score-result').textContent));
+    assert.match(await page.textContent('#use-score-result'), /more likely than \d+ % of the first 30 training pictures/);
+    // A mask that hides nothing, then one that hides everything: named, and nothing lost.
+    await page.selectOption('#use-hide_part', 'painted');
+    await page.click('#use-complete');
+    await page.waitForFunction(() => /the mask hides no pixel: there is nothing to fill in/.test(document.getElementById('use-message').textContent));
+    await page.focus('#use-pad');
+    await page.keyboard.press('h');
+    await setValue(page, 'use-brush', '4');
+    await page.focus('#use-pad');
+    for (const key of ['ArrowUp', 'ArrowUp', 'ArrowUp', 'ArrowLeft', 'ArrowLeft', 'ArrowLeft']) await page.keyboard.press(key);
+    await page.keyboard.press('Space');
+    await page.click('#use-complete');
+    await page.waitForFunction(() => /the mask hides every pixel/.test(document.getElementById('use-message').textContent));
+    // A noise level of 0: a note, not an error.
+    await setValue(page, 'use-noise_level', '0');
+    await page.click('#use-denoise');
+    await page.waitForFunction(() => /Set a noise level above 0/.test(document.getElementById('use-message').textContent));
+  });
+});
+
+test('the panel settings travel in the address, and bad ones are refused', async () => {
+  const hash = '#data=bars&side=4&hide=left&cchains=4&csteps=50&noise=0.2&clean=anneal&brush=3';
+  await withLab({ hash }, async (lab) => {
+    const { page } = lab;
+    const expected = { hide_part: 'left', completion_chains: '4', completion_steps: '50', noise_level: '0.2', denoise_method: 'anneal', brush: '3' };
+    for (const [id, value] of Object.entries(expected)) assert.equal(await page.inputValue(`#use-${id}`), value, id);
+    await setValue(page, 'use-completion_chains', '100');
+    await page.waitForFunction(() => /completion_chains = 100 is not allowed: between 1 and 64/.test(document.getElementById('use-message').textContent));
+    assert.equal(await page.inputValue('#use-completion_chains'), '4');
+    await page.selectOption('#use-hide_part', 'bottom');
+    await page.waitForFunction(() => new URLSearchParams(location.hash.slice(1)).get('hide') === 'bottom');
+    await page.reload();
+    await waitForStatus(page, ['Ready']);
+    assert.equal(await page.inputValue('#use-hide_part'), 'bottom');
+  });
+  await withLab({ hash: '#data=bars&side=4&hide=diagonal&noise=0.9' }, async (lab) => {
+    const notice = await lab.page.textContent('#notice-text');
+    assert.match(notice, /hide = "diagonal" is not one of top, bottom, left, right, painted/);
+    assert.match(notice, /noise = 0.9 is not allowed: between 0 and 0.5/);
+  });
+});
