@@ -250,9 +250,14 @@ impl VisibleDistributionJob {
         let e = Enumeration::visible(&self.model);
         let total = 1u32 << e.units;
         let block_cost = crate::cost::enumeration(0, e.other) * f64::from(RESYNC_EVERY);
-        let blocks = (flop_budget / block_cost)
-            .floor()
-            .clamp(1.0, f64::from(u32::MAX)) as u64;
+        // At least one block, also for a budget of NaN (whose clamp would give NaN, and
+        // `as u64` zero, so no progress); at most every block.
+        let wanted = flop_budget / block_cost;
+        let blocks = if wanted >= 1.0 {
+            wanted.min(f64::from(u32::MAX)) as u64
+        } else {
+            1
+        };
         let end =
             (u64::from(self.next) + blocks * u64::from(RESYNC_EVERY)).min(u64::from(total)) as u32;
         let (log_weights, sum) = (&mut self.log_weights, &mut self.sum);

@@ -214,10 +214,11 @@ pub const SETTINGS: &[Setting] = &[
         Range::closed(1.0, 1e6),
         Range::closed(1.0, 5000.0),
     ),
+    // At a flip rate of one half a noisy picture says nothing about the clean one.
     float(
         "noise_level",
         Range::closed(0.0, 1.0),
-        Range::closed(0.0, 0.5),
+        Range::closed(0.0, 0.4),
     ),
     int("brush", Range::closed(1.0, 64.0), Range::closed(1.0, 4.0)),
 ];

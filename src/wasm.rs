@@ -833,6 +833,35 @@ impl JsTrainer {
         })
     }
 
+    /// Mean-field completion of the pixels of `image` where `known` is 0: `iterations`
+    /// updates; every pixel's value (known ones as given, hidden ones probabilities).
+    #[wasm_bindgen(js_name = meanFieldCompletion)]
+    pub fn mean_field_completion(
+        &self,
+        image: &[f32],
+        known: &[u8],
+        iterations: f64,
+    ) -> Result<Vec<f32>, JsError> {
+        let iterations = count("completion_steps", iterations)?;
+        let known: Vec<bool> = known.iter().map(|&k| k != 0).collect();
+        let hidden = known.iter().filter(|&&k| !k).count();
+        if hidden == 0 || hidden == known.len() {
+            // The same refusals as the sampler's.
+            let images = Matrix::from_vec(1, image.len(), image.to_vec())
+                .ok_or_else(|| JsError::new("picture"))?;
+            Completion::new(
+                self.inner.model(),
+                &images,
+                &known,
+                1,
+                0,
+                &mut rng::seeded(0),
+            )
+            .map_err(js_error)?;
+        }
+        inference::mean_field(self.inner.model(), image, &known, iterations).map_err(js_error)
+    }
+
     /// `image` with `fraction` of its pixels flipped (exactly that many, at random).
     #[wasm_bindgen(js_name = flipPixels)]
     pub fn flip_pixels(
@@ -1157,9 +1186,20 @@ impl JsCritics {
         self.models.iter().map(|m| m.reviews() as u32).collect()
     }
 
-    /// Critic `which`'s table for the context `first second` (either may be "<s>").
+    /// Critic `which`'s table for the context `first second` (either may be "<s>"),
+    /// each word read as reviews are (lower case, punctuation dropped).
     pub fn table(&self, which: f64, first: &str, second: &str) -> Result<JsValue, JsError> {
-        to_js(&self.model(which)?.table(first, second))
+        let word = |w: &str| {
+            if w == trigram::START {
+                w.to_string()
+            } else {
+                trigram::tokenize(w)
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| w.to_lowercase())
+            }
+        };
+        to_js(&self.model(which)?.table(&word(first), &word(second)))
     }
 
     /// A new review by critic `which`, as words.
@@ -1176,8 +1216,14 @@ impl JsCritics {
         text: &str,
         temperature: f64,
     ) -> Result<Vec<String>, JsError> {
+        let words = trigram::tokenize(text);
+        if words.is_empty() {
+            return Err(JsError::new(
+                "there are no words to complete: type the first word or two of a review",
+            ));
+        }
         pick(&self.models, which)?
-            .complete(&trigram::tokenize(text), temperature, &mut self.rng)
+            .complete(&words, temperature, &mut self.rng)
             .map_err(js_error)
     }
 

@@ -58,26 +58,83 @@ fn first_draws(
     temperature: f64,
     n: u64,
 ) -> (Vec<u64>, Vec<f64>) {
-    let expected = model
-        .sampling_distribution(first, second, temperature)
-        .unwrap();
-    let prefix: Vec<String> = [first, second]
-        .iter()
-        .filter(|w| **w != START)
-        .map(|w| w.to_string())
-        .collect();
+    let expected = expected_from_table(model, first, second, temperature);
     let mut counts = vec![0u64; expected.len()];
     let mut g = rng::seeded(2026);
     for _ in 0..n {
-        let review = model.complete(&prefix, temperature, &mut g).unwrap();
-        let next = review.get(prefix.len()).map_or(END, |w| w.as_str());
+        let next = model.next_word(first, second, temperature, &mut g).unwrap();
         let slot = expected
             .iter()
-            .position(|(w, _)| w == next)
+            .position(|(w, _)| *w == next)
             .expect("a word of the table");
         counts[slot] += 1;
     }
     (counts, expected.into_iter().map(|(_, p)| p).collect())
+}
+
+/// What the sampler should draw after `first second`, worked out here from the model's
+/// table (not from the sampler's own code): the table without the unknown token, each
+/// probability raised to `1 / temperature`, renormalised.
+fn expected_from_table(
+    model: &TrigramModel,
+    first: &str,
+    second: &str,
+    temperature: f64,
+) -> Vec<(String, f64)> {
+    let table = model.table(first, second);
+    let kept: Vec<(String, f64)> = table
+        .entries
+        .into_iter()
+        .filter(|e| e.word != trigram::UNKNOWN)
+        .map(|e| (e.word, e.probability.powf(1.0 / temperature)))
+        .collect();
+    let total: f64 = kept.iter().map(|(_, w)| w).sum();
+    kept.into_iter().map(|(w, p)| (w, p / total)).collect()
+}
+
+#[test]
+fn sampling_and_completing_repeat_the_single_draw() {
+    // So the chi-square test of `next_word` tests `sample` and `complete` too.
+    let (_, models) = models(PAGE_K);
+    for seed in 0..20 {
+        let mut a = rng::seeded(seed);
+        let mut b = rng::seeded(seed);
+        let review = models[0].complete(&words("the plot"), 0.7, &mut a).unwrap();
+        let mut manual = words("the plot");
+        loop {
+            let n = manual.len();
+            let next = models[0]
+                .next_word(&manual[n - 2], &manual[n - 1], 0.7, &mut b)
+                .unwrap();
+            if next == END || manual.len() == trigram::MAX_WORDS {
+                break;
+            }
+            manual.push(next);
+        }
+        assert_eq!(review, manual);
+        let mut c = rng::seeded(seed);
+        let mut d = rng::seeded(seed);
+        assert_eq!(
+            models[1].sample(1.3, &mut c).unwrap(),
+            models[1].complete(&[], 1.3, &mut d).unwrap()
+        );
+    }
+}
+
+#[test]
+fn how_often_sampled_reviews_read_like_reviews() {
+    // The README's reason for sampling at 0.5: five-word reviews among 400 sampled at
+    // each temperature (printed; loosely asserted so that a change is noticed).
+    let (_, models) = models(PAGE_K);
+    let mut g = rng::seeded(1);
+    let mut five = |temperature: f64| {
+        (0..400)
+            .filter(|i| models[i % 2].sample(temperature, &mut g).unwrap().len() == 5)
+            .count()
+    };
+    let (at_one, at_half) = (five(1.0), five(0.5));
+    println!("five-word reviews among 400 samples: {at_one} at temperature 1, {at_half} at 0.5");
+    assert!(at_half > 2 * at_one && at_half > 200, "{at_one} {at_half}");
 }
 
 #[test]
@@ -108,9 +165,7 @@ fn the_sampler_draws_from_its_own_tables() {
     }
     // And the test can fail: draws at T = 0.5 are far from the T = 1 table.
     let (counts, _) = first_draws(&models[0], START, START, 0.5, n);
-    let table: Vec<f64> = models[0]
-        .sampling_distribution(START, START, 1.0)
-        .unwrap()
+    let table: Vec<f64> = expected_from_table(&models[0], START, START, 1.0)
         .into_iter()
         .map(|(_, p)| p)
         .collect();

@@ -200,6 +200,13 @@ fn a_sliced_exact_distribution_equals_a_whole_one() {
     }
     assert_eq!(calls, 4);
     assert_eq!(job.result().unwrap(), whole);
+    // A budget of NaN still makes progress, one block a call.
+    let mut job = VisibleDistributionJob::new(rbm.clone(), 0.8).unwrap();
+    let mut calls = 1;
+    while !job.advance(f64::NAN) {
+        calls += 1;
+    }
+    assert_eq!((calls, job.result().unwrap()), (4, whole));
 }
 
 #[test]

@@ -9,6 +9,8 @@ const $ = (id) => document.getElementById(id);
 const STORAGE_KEY = 'rbm-lab-critic-reviews';
 const TABLE_ROWS = 12;
 const SEED = 7;
+/** The engine's longest sampled review (trigram::MAX_WORDS). */
+const MAX_WORDS = 30;
 
 /** `{…}` of the panel's settings, read by the page when it writes the hash. */
 export class CriticPanel {
@@ -29,6 +31,9 @@ export class CriticPanel {
 
   /** Builds the controls (once the engine's ranges are known) and learns the reviews. */
   async start(values) {
+    // The address's settings first: the page writes the hash from these while the
+    // reviews are still loading.
+    this.apply(values);
     for (const [id, key] of [['critic-k', 'smoothing_k'], ['critic-temperature', 'temperature']]) {
       const input = $(id);
       const row = LIMITS[key];
@@ -58,18 +63,22 @@ export class CriticPanel {
     });
     const saved = this.savedReviews();
     this.corpus.forEach((critic, k) => { $(`critic-reviews-${k}`).value = saved?.[k] ?? critic.training.join('\n'); });
-    this.apply(values);
     await this.learn();
   }
 
-  /** Settings from the address (already checked by the hash reader). */
-  apply(values) {
+  /** Settings from the address (already checked by the hash reader); `relearn` when k changed. */
+  apply(values, { relearn = false } = {}) {
+    const k = this.values.smoothing_k;
     for (const key of ['smoothing_k', 'temperature', 'context']) if (values[key] !== undefined) this.values[key] = values[key];
     $('critic-k').value = String(this.values.smoothing_k);
     $('critic-temperature').value = String(this.values.temperature);
     const [first = '', second = ''] = this.contextWords();
     $('critic-context-1').value = first;
     $('critic-context-2').value = second;
+    if (relearn && this.corpus) {
+      if (this.values.smoothing_k !== k) this.learn();
+      else this.showTable();
+    }
   }
 
   /** After the worker was replaced: learn again (the models lived in the old one). */
@@ -77,8 +86,10 @@ export class CriticPanel {
     if (this.corpus) await this.learn();
   }
 
+  /** The context's two words ('' for the start of a review). */
   contextWords() {
     const words = this.values.context.split(' ').filter(Boolean);
+    if (words.length === 0) return ['', ''];
     // One word is the second of the two (the first is the start of a review).
     return words.length === 1 ? ['', words[0]] : words;
   }
@@ -189,7 +200,8 @@ export class CriticPanel {
     try {
       const words = await this.request('sample', { which, temperature: this.values.temperature });
       const item = document.createElement('li');
-      item.textContent = `${this.corpus[which].name}: “${words.join(' ')}”${words.length === 5 ? '' : ` (${words.length} words)`}`;
+      const length = words.length >= MAX_WORDS ? ` (cut off at ${MAX_WORDS} words)` : words.length === 5 ? '' : ` (${words.length} words)`;
+      item.textContent = `${this.corpus[which].name}: “${words.join(' ')}”${length}`;
       $('critic-samples').prepend(item);
       while ($('critic-samples').children.length > 8) $('critic-samples').lastChild.remove();
     } catch (error) {
@@ -237,6 +249,8 @@ export class CriticPanel {
       result = await this.request('attribute', { text });
     } catch (error) {
       this.message(`Error: ${error.message}`, 'error');
+      $('critic-verdict').textContent = '';
+      $('critic-scores').replaceChildren();
       return;
     }
     this.message('');
@@ -250,10 +264,12 @@ export class CriticPanel {
     const kept = this.keptAside?.text === text ? this.keptAside.author : null;
     const truth = kept === null ? ''
       : ` It was kept aside from ${names[kept]}'s reviews: ${kept === winner ? 'right' : 'wrong'}.`;
-    const unknown = a.unknown.length === a.words.length - 1
+    const unknown = a.words.slice(0, -1).every((w) => !w.known)
       ? ' Every word is unknown to both critics, so only the smoothing speaks: the verdict means little.' : '';
-    $('critic-verdict').textContent = `log P(${names[0]}) − log P(${names[1]}) = ${result.ratio.toFixed(2)} nats: `
-      + `it reads like ${names[winner]} (${factor < 1e6 ? factor.toFixed(1) : factor.toExponential(1)} times likelier under that critic's model).${truth}${unknown}`;
+    const verdict = Math.abs(result.ratio) < 1e-9
+      ? 'both critics find it equally likely'
+      : `it reads like ${names[winner]} (${factor < 1e6 ? factor.toFixed(1) : factor.toExponential(1)} times likelier under that critic's model)`;
+    $('critic-verdict').textContent = `log P(${names[0]}) − log P(${names[1]}) = ${result.ratio.toFixed(2)} nats: ${verdict}.${truth}${unknown}`;
   }
 }
 

@@ -746,13 +746,34 @@ document.addEventListener('keydown', (event) => {
   }
 });
 
+/** A hash that names a part of the page (#critic-panel), not settings. */
+function sectionOf(hash) {
+  const id = decodeURIComponent(hash.replace(/^#/, ''));
+  return /^[\w-]+$/.test(id) && document.getElementById(id)?.closest('section, header') ? document.getElementById(id) : null;
+}
+
+// Links to a panel scroll to it and leave the settings (and the model) alone.
+document.addEventListener('click', (event) => {
+  const link = event.target.closest('a[href^="#"]');
+  const section = link && sectionOf(link.getAttribute('href'));
+  if (!section) return;
+  event.preventDefault();
+  section.scrollIntoView({ behavior: matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth' });
+});
+
 window.addEventListener('hashchange', () => {
   if (!formBuilt) return;
+  const section = sectionOf(location.hash);
+  if (section) {
+    // Typed or followed from elsewhere: scroll there, and put the settings back.
+    section.scrollIntoView();
+    saveHash();
+    return;
+  }
   const { values: fromHash, problems } = parseHash(location.hash);
   showNotice(problems.length ? `Some settings in the address were not used: ${problems.join('; ')}.` : '');
   values = fromHash;
-  critic.apply(fromHash);
-  critic.showTable();
+  critic.apply(fromHash, { relearn: true });
   usePanel.apply(fromHash);
   showValues();
   restoreDrawn();

@@ -58,6 +58,8 @@ export const SETTINGS = [
   // The "use the model" panel's settings (built by usepanel.js).
   { id: 'hide_part', key: 'hide', kind: 'choice', options: ['top', 'bottom', 'left', 'right', 'painted'], label: 'Unknown pixels', panel: 'use',
     help: 'Which pixels the model must fill in: a half of the picture, or the pixels painted with the Hide tool.' },
+  { id: 'completion_method', key: 'fill', kind: 'choice', options: ['gibbs', 'meanfield'], label: 'Method', panel: 'use',
+    help: 'Clamped Gibbs sampling (chains, animated, averaged) or mean-field updates (deterministic).' },
   { id: 'completion_chains', key: 'cchains', kind: 'int', label: 'Chains', panel: 'use',
     help: 'Clamped Gibbs chains run side by side; their average is the completion.' },
   { id: 'completion_steps', key: 'csteps', kind: 'int', label: 'Gibbs steps', panel: 'use',
@@ -73,7 +75,7 @@ export const SETTINGS = [
 const COMMON = { k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, seed: 1, beta: 1,
   steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4,
   smoothing_k: 0.01, temperature: 0.5, context: 'the plot',
-  hide_part: 'top', completion_chains: 8, completion_steps: 200, noise_level: 0.1, denoise_method: 'meanfield', brush: 2 };
+  hide_part: 'top', completion_method: 'gibbs', completion_chains: 8, completion_steps: 200, noise_level: 0.1, denoise_method: 'meanfield', brush: 2 };
 
 export const DEFAULTS = {
   mnist: { ...COMMON, n_hidden: 100, algorithm: 'cd', learning_rate: 0.05, batch_size: 100, epochs: 50, chains: 64 },
@@ -146,8 +148,10 @@ export function parseHash(hash) {
       if (problem) problems.push(`${setting.key} = ${clip(raw)}: ${problem}`);
       else values[setting.id] = raw.trim().split(/\s+/).join(' ');
     } else {
-      // Number('') is 0, not "nothing"; and -0 is 0 (it would not survive a round trip).
-      const number = raw.trim() === '' ? NaN : Number(raw) + 0;
+      // Number('') is 0, not "nothing"; Number('0x10') is 16; -0 is 0 (it would not
+      // survive a round trip). Only decimal numbers are read.
+      const decimal = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(raw);
+      const number = decimal ? Number(raw) + 0 : NaN;
       const problem = rangeProblem(setting.id, number);
       if (problem) problems.push(problem.replace(/^\S+ (is empty|=)/, `${setting.key} $1`).replace(/= NaN/, `= ${clip(raw)}`));
       else values[setting.id] = number;

@@ -8,10 +8,10 @@ import { SETTINGS, LIMITS, DEFAULTS, rangeProblem } from './settings.js';
 import { drawImages } from './render.js';
 
 const $ = (id) => document.getElementById(id);
-const IDS = ['hide_part', 'completion_chains', 'completion_steps', 'noise_level', 'denoise_method', 'brush'];
+const IDS = ['hide_part', 'completion_method', 'completion_chains', 'completion_steps', 'noise_level', 'denoise_method', 'brush'];
 const CHOICE_LABELS = {
   top: 'top half', bottom: 'bottom half', left: 'left half', right: 'right half', painted: 'pixels painted with Hide',
-  meanfield: 'mean-field', anneal: 'Gibbs, annealed',
+  meanfield: 'mean-field', anneal: 'Gibbs, annealed', gibbs: 'clamped Gibbs sampling',
 };
 const SHOWN_CHAINS = 8;
 const PAD_SIZE = 280;
@@ -67,12 +67,14 @@ export class UsePanel {
     });
     pad.addEventListener('pointermove', (event) => { if (event.buttons) this.paintAt(event); });
     pad.addEventListener('keydown', (event) => this.key(event));
+    pad.addEventListener('focus', () => this.render());
+    pad.addEventListener('blur', () => this.render());
     for (const tool of ['brush', 'eraser', 'hide']) {
       $(`use-tool-${tool}`).addEventListener('click', () => this.setTool(tool));
     }
     $('use-clear').addEventListener('click', () => this.clear());
     $('use-take').addEventListener('click', () => this.take());
-    $('use-complete').addEventListener('click', () => this.complete());
+    $('use-complete').addEventListener('click', () => (this.completing ? this.stop() : this.complete()));
     $('use-denoise').addEventListener('click', () => this.denoise());
     $('use-score').addEventListener('click', () => this.score());
   }
@@ -120,10 +122,10 @@ export class UsePanel {
     $('use-message').hidden = !text;
   }
 
-  /** The lab's model is (re)built: a new picture size clears the pad. */
+  /** The lab's model is (re)built: a completion under way ends; a new size clears the pad. */
   modelChanged(shape) {
-    this.completing = null;
-    $('use-complete').disabled = false;
+    if (this.completing) $('use-complete-result').textContent = 'Stopped: the lab has a new model (complete again to use it).';
+    this.setCompleting(null);
     if (this.shape && shape[0] === this.shape[0] && shape[1] === this.shape[1]) return;
     this.shape = shape;
     const m = shape[0] * shape[1];
@@ -239,13 +241,19 @@ export class UsePanel {
     if (!this.ready()) return;
     try {
       const known = await this.mask();
+      if (this.values.completion_method === 'meanfield') {
+        const filled = Float32Array.from(await this.request('meanField', { image: Float32Array.from(this.drawing), known }));
+        this.completing = { known, original: this.original };
+        this.frame({ states: new Float32Array(0), mean: filled, steps: 0, total: 0, chains: 0, done: true, meanField: true });
+        this.message('');
+        return;
+      }
       this.seed += 1;
       await this.request('complete', {
         image: Float32Array.from(this.drawing), known, chains: this.values.completion_chains,
         steps: this.values.completion_steps, seed: this.seed,
       });
-      this.completing = { known, original: this.original };
-      $('use-complete').disabled = true;
+      this.setCompleting({ known, original: this.original });
       $('use-complete-result').textContent = 'Completing…';
       this.message('');
     } catch (error) {
@@ -256,8 +264,7 @@ export class UsePanel {
   /** A frame of the completion under way, from the worker. */
   frame(data) {
     if (data.stopped) {
-      this.completing = null;
-      $('use-complete').disabled = false;
+      this.setCompleting(null);
       $('use-complete-result').textContent = `Stopped: ${data.stopped}.`;
       return;
     }
@@ -273,7 +280,8 @@ export class UsePanel {
     drawImages($('use-completions'), pixels, tiles.length, rows, cols, tiles.length);
     fitTiles($('use-completions'), tiles.length);
     const hidden = this.completing.known.reduce((n, k) => n + (k ? 0 : 1), 0);
-    let text = `Step ${data.steps} of ${data.total}: ${shown} of ${data.chains} chains, then their average`;
+    let text = data.meanField ? 'Mean-field (50 updates): the estimate'
+      : `Step ${data.steps} of ${data.total}: ${shown} of ${data.chains} chains, then their average`;
     if (this.completing.original) {
       let right = 0;
       for (let i = 0; i < m; i++) if (!this.completing.known[i] && (data.mean[i] >= 0.5) === (this.completing.original[i] >= 0.5)) right += 1;
@@ -282,9 +290,24 @@ export class UsePanel {
       text += ` (${hidden} unknown pixels)`;
     }
     $('use-complete-result').textContent = `${text}${data.done ? '.' : '…'}`;
-    if (data.done) {
-      this.completing = null;
-      $('use-complete').disabled = false;
+    if (data.done) this.setCompleting(null);
+  }
+
+  /** A completion under way (or null): the Complete button becomes Stop meanwhile. */
+  setCompleting(completing) {
+    this.completing = completing;
+    $('use-complete').textContent = completing ? 'Stop' : 'Complete';
+    $('use-complete').setAttribute('aria-pressed', String(!!completing));
+  }
+
+  async stop() {
+    const steps = /^Step (\d+)/.exec($('use-complete-result').textContent)?.[1];
+    this.setCompleting(null);
+    try {
+      await this.request('stopCompletion');
+      $('use-complete-result').textContent = `Stopped${steps ? ` after ${steps} steps` : ''}: ${$('use-complete-result').textContent.replace(/…$/, '.')}`;
+    } catch (error) {
+      this.message(`Error: ${error.message}`, 'error');
     }
   }
 

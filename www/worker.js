@@ -954,6 +954,7 @@ const USE_ACTIONS = {
     lab.completion = null;
     return { stopped: true };
   },
+  meanField: ({ image, known }) => lab.trainer.meanFieldCompletion(image, known, 50),
   noise: ({ image, level, seed }) => lab.trainer.flipPixels(image, level, seed >>> 0),
   denoise: ({ noisy, level, method, seed }) => lab.trainer.denoise(noisy, level, method, seed >>> 0),
   place({ image }) {

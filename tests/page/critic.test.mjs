@@ -65,6 +65,26 @@ test('the critic settings travel in the address', async () => {
       assert.match(await text(page, 'critic-status'), /with k = 0\.5;/);
     };
     await check();
+    // The address keeps them from the first moment (the page writes it while loading).
+    const params = new URLSearchParams(new URL(page.url()).hash.slice(1));
+    assert.deepEqual([params.get('ck'), params.get('temp'), params.get('ctx')], ['0.5', '2', 'the script']);
+    // Context words are read as reviews are: case and quotes do not matter; none is the start.
+    await page.fill('#critic-context-1', 'THE');
+    await page.fill('#critic-context-2', "'Script'");
+    await page.press('#critic-context-2', 'Tab');
+    await page.waitForFunction(() => /after “THE” “'Script'”, seen/.test(document.getElementById('critic-table-note').textContent));
+    await page.fill('#critic-context-1', '');
+    await page.fill('#critic-context-2', '');
+    await page.press('#critic-context-2', 'Tab');
+    await page.waitForFunction(() => /after \(start\) \(start\), seen 40 times/.test(document.getElementById('critic-table-note').textContent));
+    // A new k in the address is learned with.
+    await page.evaluate(() => { location.hash = location.hash.replace('ck=0.5', 'ck=2'); });
+    await page.waitForFunction(() => /with k = 2;/.test(document.getElementById('critic-status').textContent));
+    // The links to the panels scroll there and leave the settings and the model alone.
+    const before = page.url();
+    await page.click('a[href="#critic-panel"]');
+    await page.waitForTimeout(300);
+    assert.equal(page.url(), before);
     await setValue(page, 'critic-temperature', '0.8');
     await page.waitForFunction(() => new URLSearchParams(location.hash.slice(1)).get('temp') === '0.8');
     await page.reload();
