@@ -6,7 +6,7 @@ mod common;
 
 use common::random_rbm;
 use rbm_lab::inference::{self, Completion, Denoise, Half};
-use rbm_lab::{data, rng, Algorithm, Matrix, Rbm, TrainConfig, Trainer};
+use rbm_lab::{data, rng, Matrix, Rbm, Trainer};
 
 #[test]
 fn clamped_sampling_never_changes_a_clamped_pixel() {
@@ -137,22 +137,8 @@ fn masks_that_hide_all_or_nothing_and_wrong_sizes_are_refused() {
 
 /// The model the README's figures are for: the page's MNIST defaults for 10 epochs.
 fn mnist_model() -> (Trainer, data::Dataset, data::Dataset) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/mnist.bin");
-    let bytes = std::fs::read(path)
-        .unwrap_or_else(|e| panic!("cannot read {path} ({e}); ./lab test builds it first"));
-    let (train, test) = data::mnist_split(&bytes).unwrap();
-    let config = TrainConfig {
-        n_hidden: 100,
-        algorithm: Algorithm::Cd,
-        k: 1,
-        learning_rate: 0.05,
-        momentum: 0.5,
-        weight_decay: 1e-4,
-        batch_size: 100,
-        persistent_chains: 0,
-        seed: 1,
-    };
-    let mut trainer = Trainer::new(config, &train.images).unwrap();
+    let (train, test) = data::mnist_split(&common::mnist_asset()).unwrap();
+    let mut trainer = Trainer::new(common::cd1_config(100, 1), &train.images).unwrap();
     for _ in 0..10 * trainer.steps_per_epoch() {
         trainer.step(&|| 0.0).unwrap();
     }

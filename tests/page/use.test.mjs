@@ -140,6 +140,24 @@ test('the pad draws with the mouse and the keyboard; log p(v) when log Z is know
   });
 });
 
+test('a finger draws on the pad at 360 px', async () => {
+  await withLab({ hash: '#data=bars&side=4', width: 360, height: 740, touch: true }, async ({ page }) => {
+    const pad = await page.$('#use-pad');
+    await pad.scrollIntoViewIfNeeded();
+    const box = await pad.boundingBox();
+    assert.ok(box.x >= 0 && box.x + box.width <= 360, 'the pad fits the screen');
+    const before = await canvasSignature(page, '#use-pad');
+    await page.touchscreen.tap(box.x + box.width * 0.9, box.y + box.height * 0.9);
+    await page.waitForFunction((b) => {
+      const canvas = document.getElementById('use-pad');
+      const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      let h = 2166136261;
+      for (let i = 0; i < data.length; i += 4) h = Math.imul(h ^ data[i], 16777619);
+      return `${canvas.width}x${canvas.height}:${h >>> 0}` !== b;
+    }, before);
+  });
+});
+
 test('the panel settings travel in the address, and bad ones are refused', async () => {
   const hash = '#data=bars&side=4&hide=left&cchains=4&csteps=50&noise=0.2&clean=anneal&brush=3';
   await withLab({ hash }, async (lab) => {
