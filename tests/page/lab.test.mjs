@@ -218,7 +218,7 @@ test('settings that would freeze the worker are refused with what to change', as
     await page.selectOption('#algorithm', 'exact');
     await waitForStatus(page, ['Error']);
     assert.match(await messageText(page), /one update with these settings would take about [\d.]+ s.*fewer hidden units/);
-    assert.equal(await page.inputValue('#algorithm'), 'cd', 'the form shows what runs, not the refused choice');
+    assert.equal(await page.inputValue('#algorithm'), 'pcd', 'the form shows what runs, not the refused choice');
     await page.selectOption('#algorithm', 'cd');
     await setValue(page, 'n_hidden', '100');
     await waitForStatus(page, ['Ready']);

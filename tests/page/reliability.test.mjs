@@ -56,7 +56,7 @@ test('an address the engine refuses on first load says so, and what runs instead
   // Exact training on MNIST would take far too long: refused, and MNIST's defaults run.
   await withLab({ hash: '#data=mnist&algo=exact&hidden=20' }, async ({ page }) => {
     await page.waitForFunction(() => /would take .* Meanwhile MNIST runs with its defaults/.test(document.getElementById('message').textContent));
-    assert.equal(hashOf(page).get('algo'), 'cd');
+    assert.equal(hashOf(page).get('algo'), 'pcd');
   });
   // Two-by-two bars and stripes has six images: the batch becomes six, with a note.
   await withLab({ hash: '#data=bars&side=2' }, async ({ page }) => {
@@ -351,7 +351,7 @@ test('Pause takes effect at the largest sizes the page accepts', async () => {
   // The largest accepted CD-1 update on MNIST at 2,000 hidden units: batch 1,200 is
   // estimated at 1.9 s (the limit is 2 s at the assumed 10 GFLOP/s). 256 chains of it
   // step in about 0.24 s each, and steps per frame is at its maximum.
-  const hash = '#data=mnist&hidden=2000&batch=1200&chains=256&spf=200';
+  const hash = '#data=mnist&algo=cd&hidden=2000&batch=1200&chains=256&spf=200';
   await withLab({ hash }, async ({ page }) => {
     await page.click('#train');
     await waitForStep(page, 2, Infinity, 60000);
