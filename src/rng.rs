@@ -11,6 +11,14 @@ pub fn seeded(seed: u64) -> Rng {
     Rng::seed_from_u64(seed)
 }
 
+/// A seed from the platform's randomness (the browser's `crypto.getRandomValues` in
+/// wasm), for runs that are not replaying a given seed.
+pub fn fresh_seed() -> Result<u32, String> {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes).map_err(|e| format!("the platform gave no random seed: {e}"))?;
+    Ok(u32::from_le_bytes(bytes))
+}
+
 /// A uniform number in [0, 1) with 24 random bits: exactly representable in f32.
 #[inline(always)]
 pub fn uniform(rng: &mut Rng) -> f32 {
@@ -48,6 +56,13 @@ pub fn sample_bernoulli(rng: &mut Rng, prob: &[f32], out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fresh_seeds_differ() {
+        // Two draws of 32 bits agree with probability 2^-32; three in a row, never.
+        let seeds: Vec<u32> = (0..3).map(|_| fresh_seed().unwrap()).collect();
+        assert!(seeds[0] != seeds[1] || seeds[1] != seeds[2], "{seeds:?}");
+    }
 
     #[test]
     fn the_stream_is_pinned() {

@@ -66,6 +66,12 @@ pub fn start() {
     }));
 }
 
+/// A seed from the platform's randomness, for a first visit without one.
+#[wasm_bindgen(js_name = randomSeed)]
+pub fn random_seed() -> Result<u32, JsError> {
+    rng::fresh_seed().map_err(|e| JsError::new(&e))
+}
+
 /// Fault injection for the page's tests of its crash recovery: panics (which traps the
 /// instance) with `message`. Nothing in the page calls it on its own.
 #[wasm_bindgen(js_name = injectPanic)]
@@ -151,6 +157,17 @@ fn check_beta(beta: f32) -> Result<(), JsError> {
 
 fn count(id: &'static str, value: f64) -> Result<usize, JsError> {
     limits::engine_count(id, value).map_err(js_error)
+}
+
+/// A whole number from JS between `min` and `max`, for arguments with no setting of their own.
+fn count_in(what: &str, value: f64, min: usize, max: usize) -> Result<usize, JsError> {
+    crate::size::from_js_number(value)
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| {
+            JsError::new(&format!(
+                "{what} = {value} is not allowed: a whole number between {min} and {max}"
+            ))
+        })
 }
 
 /// An image side from JS: a whole number in the engine's range.
@@ -747,6 +764,66 @@ impl JsTrainer {
             pixels: set.row(index).to_vec(),
             held_out: from_held_out,
             index,
+        })
+    }
+
+    /// A look inside the model at `visible` (0/1 pixels): `{hidden, reconstruction}`,
+    /// the hidden units' `p(h | v)` and the mean-field reconstruction `p(v | h = p(h | v))`.
+    pub fn inspect(&self, visible: &[f32]) -> Result<JsValue, JsError> {
+        #[derive(serde::Serialize)]
+        struct Inside {
+            hidden: Vec<f32>,
+            reconstruction: Vec<f32>,
+        }
+        let model = self.inner.model();
+        let m = model.n_visible();
+        if visible.len() != m {
+            return Err(js_error(RbmError::Shape(format!(
+                "{} pixels, but the model has {m} visible units",
+                visible.len()
+            ))));
+        }
+        let v = Matrix::from_vec(1, m, visible.to_vec()).ok_or_else(|| JsError::new("picture"))?;
+        let mut h = Matrix::zeros(1, model.n_hidden());
+        let mut r = Matrix::zeros(1, m);
+        model
+            .prob_hidden_given_visible(&v, 1.0, &mut h)
+            .map_err(js_error)?;
+        model
+            .prob_visible_given_hidden(&h, 1.0, &mut r)
+            .map_err(js_error)?;
+        to_js(&Inside {
+            hidden: h.as_slice().to_vec(),
+            reconstruction: r.as_slice().to_vec(),
+        })
+    }
+
+    /// The first `count` held-out pictures (training ones without a held-out set) and
+    /// their mean-field reconstructions: `{pictures, reconstructions}`, count x pixels each.
+    pub fn reconstructions(&self, count: f64) -> Result<JsValue, JsError> {
+        #[derive(serde::Serialize)]
+        struct Pairs {
+            pictures: Vec<f32>,
+            reconstructions: Vec<f32>,
+        }
+        let set = match &self.held_out {
+            Some(h) if h.rows() > 0 => h,
+            _ => self.inner.data(),
+        };
+        let count = count_in("pictures", count, 1, 64)?.min(set.rows());
+        let pictures = monitor::first_rows(set, count);
+        let model = self.inner.model();
+        let mut h = Matrix::zeros(count, model.n_hidden());
+        let mut r = Matrix::zeros(count, model.n_visible());
+        model
+            .prob_hidden_given_visible(&pictures, 1.0, &mut h)
+            .map_err(js_error)?;
+        model
+            .prob_visible_given_hidden(&h, 1.0, &mut r)
+            .map_err(js_error)?;
+        to_js(&Pairs {
+            pictures: pictures.as_slice().to_vec(),
+            reconstructions: r.as_slice().to_vec(),
         })
     }
 
