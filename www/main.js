@@ -6,7 +6,7 @@
 // Two sets of settings: `values`, what the form shows, and `running`, what the worker
 // reports it runs. The hash always holds `running`; a setting the worker refuses puts
 // the form back to `running`, so nothing on screen claims a run that is not happening.
-import { SETTINGS, DATASETS, DEFAULTS, LIMITS, applyLimits, rangeProblem, parseHash, toHash, withDefaults,
+import { SETTINGS, DATASETS, DEFAULTS, PRESETS, LIMITS, applyLimits, rangeProblem, parseHash, toHash, withDefaults,
   encodePatterns, decodePatterns } from './settings.js';
 import { EngineConnection } from './engine.js';
 import { LineChart } from './charts.js';
@@ -21,7 +21,9 @@ const CHAIN_SETTINGS = ['chains', 'beta', 'steps_per_frame', 'chain_start', 'cha
 // only change what the chains and the run do.
 const MODEL_KEYS = new Set(['data', 'side', 'n_hidden', 'seed', 'chains']);
 const TRAINING_KEYS = new Set(['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains']);
-const STRIP_FRAMES = 16;
+/** Frames of the chain-over-time strip: about 40 px each, 4 to 16 of them. */
+const stripFrames = () => Math.max(4, Math.min(16, Math.floor(($('strip').clientWidth || 640) / 40)));
+const reducedMotion = () => matchMedia('(prefers-reduced-motion: reduce)').matches;
 const FREE_ENERGY_CHAINS = 6;
 /** The page reads model files up to this size (a 784 x 2000 model takes about 20 MB). */
 const MAX_MODEL_FILE_BYTES = 160e6;
@@ -46,11 +48,13 @@ const inFlight = new Map(); // command number -> what it does, until the worker 
 let commandsSent = 0;
 let sent = 0; // settings commands sent, and the last one the worker has applied
 let applied = 0;
+let configuring = 0; // the last configure command's number
 let recovering = null;
 let crashTimes = [];
 let savedRuns = [];
 let lastAutosave = null;
 let latest = null; // newest frame, drawn on the next animation frame
+let shown = null; // the frame on the screen
 let learned = null; // newest weights, drawn on the next animation frame
 let activation = null; // newest mean activation of the hidden units, likewise
 let training = false;
@@ -64,10 +68,32 @@ const strip = [];
 
 // ---- controls, built from the table -------------------------------------------------
 
+/**
+ * A setting's row: its name, an ⓘ button that shows what it does (help that touch can
+ * reach, not only a hover title), and its control.
+ */
 function buildField(setting) {
+  const row = document.createElement('div');
+  row.className = 'field-row';
+  row.id = `field-${setting.id}`;
   const label = document.createElement('label');
-  label.id = `field-${setting.id}`;
-  label.append(setting.label);
+  label.htmlFor = setting.id;
+  label.textContent = setting.label;
+  const info = document.createElement('button');
+  info.type = 'button';
+  info.className = 'info';
+  info.textContent = 'ⓘ';
+  info.setAttribute('aria-label', `What ${setting.label} does`);
+  info.setAttribute('aria-expanded', 'false');
+  const help = document.createElement('p');
+  help.className = 'field-help';
+  help.id = `help-${setting.id}`;
+  help.hidden = true;
+  info.setAttribute('aria-controls', help.id);
+  info.addEventListener('click', () => {
+    help.hidden = !help.hidden;
+    info.setAttribute('aria-expanded', String(!help.hidden));
+  });
   let input;
   if (setting.kind === 'choice') {
     input = document.createElement('select');
@@ -87,9 +113,26 @@ function buildField(setting) {
   input.id = setting.id;
   input.name = setting.id;
   input.title = label.title;
+  help.textContent = label.title;
   input.addEventListener('change', () => onSettingChange(setting.id));
-  label.append(input);
-  return label;
+  const name = document.createElement('span');
+  name.className = 'field-name';
+  name.append(label, info);
+  row.append(name);
+  if (setting.id === 'seed') {
+    // A new seed from the platform's randomness, one click away.
+    const dice = document.createElement('button');
+    dice.type = 'button';
+    dice.id = 'seed-dice';
+    dice.className = 'info';
+    dice.textContent = '🎲';
+    dice.title = 'A new random seed (a new run)';
+    dice.setAttribute('aria-label', 'A new random seed');
+    dice.addEventListener('click', () => sendQuietly('randomSeed'));
+    row.append(dice);
+  }
+  row.append(input, help);
+  return row;
 }
 
 /** The lab's own settings (other panels build theirs). */
@@ -104,6 +147,16 @@ function buildForm() {
     Object.assign($(id), { min: LIMITS[row].page.min, max: LIMITS[row].page.max });
   }
   $('max-side').textContent = String(LIMITS.image_side.page.max);
+  for (const preset of PRESETS) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = preset.name;
+    button.title = preset.title;
+    button.addEventListener('click', () => {
+      location.hash = toHash(withDefaults({ ...DEFAULTS[preset.values.data], ...critic.values, ...usePanel.values, ...preset.values, seed: values.seed }));
+    });
+    $('presets').append(button);
+  }
   buildEditor();
   formBuilt = true;
 }
@@ -111,6 +164,7 @@ function buildForm() {
 function showValues() {
   if (!formBuilt) return;
   for (const setting of LAB_SETTINGS) $(setting.id).value = String(values[setting.id]);
+  $('pace').value = String(values.pace);
   $('field-side').hidden = values.data !== 'bars';
   $('field-persistent_chains').hidden = values.algorithm !== 'pcd';
   $('field-k').hidden = values.algorithm === 'exact';
@@ -153,7 +207,10 @@ function onSettingChange(id) {
     configure();
     return;
   }
-  if (pendingData || !MODEL_KEYS.has(id)) {
+  // While a new model is being built, a change joins its settings (applied to the model
+  // that is about to be replaced, it would be lost).
+  const building = applied < configuring;
+  if (!building && (pendingData || !MODEL_KEYS.has(id))) {
     // Applied to the model that runs: only this field changes.
     values = { ...(running ?? values), [id]: value, ...(pendingData ? { data: pendingData } : {}) };
     if (id === 'algorithm') showValues();
@@ -253,6 +310,7 @@ function configure() {
   setChainsPlaying(false);
   setStatus('Building the model…');
   sendSettings('configure', { data });
+  configuring = sent;
 }
 
 /** When nothing runs yet and the chosen data cannot be built: MNIST's defaults meanwhile (once). */
@@ -318,7 +376,12 @@ function onMessage(data) {
   if (data.status === 'busy') return onBusy(data);
   switch (data.status) {
     case 'engine-ready':
-      engineReady(data.limits);
+      engineReady(data.limits, data.seed);
+      return;
+    case 'random-seed':
+      values = { ...(running ?? values), seed: data.seed };
+      showValues();
+      configure();
       return;
     case 'error':
       if (data.command === 'step') stepsPending = Math.max(0, stepsPending - 1);
@@ -392,12 +455,17 @@ function onBusy(data) {
   if (data.status === 'busy') setStatus(`Working: ${data.what} (about ${Math.max(1, Math.round(data.expectedMs / 1000))} s)…`);
 }
 
-function engineReady(limits) {
+function engineReady(limits, freshSeed) {
   if (!formBuilt) {
     applyLimits(limits);
     buildForm();
     const { values: fromHash, problems } = parseHash(location.hash);
     values = fromHash;
+    // A first visit (no settings in the address) gets a seed from the platform; the
+    // address then holds it, so the run stays shareable. A link's seed replays.
+    if (!/(^|[#&])seed=/.test(location.hash)) values.seed = freshSeed;
+    // On a phone the settings fold away below the samples.
+    if (matchMedia('(max-width: 700px)').matches) $('settings-details').open = false;
     if (problems.length) showNotice(`Some settings in the address were not used: ${problems.join('; ')}.`);
     showValues();
     restoreDrawn();
@@ -517,6 +585,7 @@ function receiveFrame(frame) {
     usePanel.modelChanged(frame.shape);
   }
   if (frame.status === 'ready') {
+    resetWarnings();
     clearCharts();
     strip.length = 0;
     lastChainSteps = 0;
@@ -551,7 +620,7 @@ const charts = {
   freeEnergy: new LineChart($('chart-free-energy'), [
     { label: 'mean over chains', width: 2.5 },
     ...Array.from({ length: FREE_ENERGY_CHAINS }, (_, k) => ({ label: `chain ${k + 1}`, width: 1 })),
-  ], { title: 'Free energy F(v) of the chains', xLabel: 'chain step', yLabel: 'F(v)' }),
+  ], { title: 'Free energy F(v) of the chains', xLabel: 'chain step', yLabel: 'F(v)', robust: true }),
   tv: new LineChart($('chart-tv'), [{ label: 'total-variation distance' }],
     { title: 'Distance between the chains\u2019 frequencies and the exact p(v)', xLabel: 'chain step', yLabel: 'TV' }),
 };
@@ -560,8 +629,55 @@ function clearCharts() {
   for (const chart of Object.values(charts)) chart.clear();
 }
 
+// ---- warnings a practitioner would want ---------------------------------------------------
+
+/** The curves' recent history, for the warnings: reset with each new model. */
+let watch = { best: {}, gaps: [] };
+/** An exact log-likelihood this far below its best (in nats) means learning went wrong. */
+const FALL_NATS = 2;
+/** The free-energy gap warns above this many nats when it grew by GAP_GROWTH over the last GAP_POINTS points. */
+const GAP_NATS = 8;
+const GAP_GROWTH = 4;
+const GAP_POINTS = 20;
+
+function resetWarnings() {
+  watch = { best: {}, gaps: [] };
+  $('warning').hidden = true;
+}
+
+/** Says in plain words when a curve turns the wrong way while training goes on. */
+function checkWarnings(e) {
+  const warnings = [];
+  for (const [key, what] of [['log_likelihood_held_out', 'held-out'], ['log_likelihood_train', 'training']]) {
+    const value = e[key];
+    if (typeof value !== 'number') continue;
+    const best = watch.best[key];
+    if (!best || value > best.value) watch.best[key] = { value, step: e.step };
+    else if (value < best.value - FALL_NATS && e.step > best.step) {
+      warnings.push(`The exact log-likelihood of the ${what} images has fallen from ${best.value.toFixed(1)} (step ${best.step}) `
+        + `to ${value.toFixed(1)} nats while training goes on: the updates overshoot or the model is memorising. `
+        + 'Try a lower learning rate, more weight decay, PCD or (on a model this small) the exact gradient, or stop at the best point (Save model keeps it).');
+    }
+  }
+  if (typeof e.free_energy_gap === 'number') {
+    watch.gaps.push(e.free_energy_gap);
+    if (watch.gaps.length > GAP_POINTS) watch.gaps.shift();
+    const grown = e.free_energy_gap - Math.min(...watch.gaps);
+    if (e.free_energy_gap > GAP_NATS && grown > GAP_GROWTH) {
+      warnings.push(`The free-energy gap keeps growing (${e.free_energy_gap.toFixed(1)} nats, up ${grown.toFixed(1)} lately): `
+        + 'the model fits the training images better and better than the held-out ones, so it is memorising. '
+        + 'Try more weight decay, fewer hidden units or fewer epochs.');
+    }
+  }
+  if (warnings.length) {
+    $('warning').textContent = warnings.join(' ');
+    $('warning').hidden = false;
+  }
+}
+
 function recordEvaluation(e) {
   charts.likelihood.push(e.step, [e.pseudo_log_likelihood, e.log_likelihood_train, e.log_likelihood_held_out]);
+  checkWarnings(e);
   if (e.free_energy_gap !== undefined && e.free_energy_gap !== null) charts.gap.push(e.step, [e.free_energy_gap]);
   $('exact-note').textContent = e.exact_unavailable ? `Exact log-likelihood not shown: ${e.exact_unavailable}.` : '';
   $('chart-gap').hidden = e.free_energy_gap === undefined || e.free_energy_gap === null;
@@ -580,13 +696,17 @@ function recordChains(frame) {
     charts.freeEnergy.push(chainSteps, [mean, ...Array.from({ length: FREE_ENERGY_CHAINS }, (_, k) => freeEnergies[k] ?? null)]);
     const [rows, cols] = frame.shape;
     strip.push(frame.samples.slice(0, rows * cols));
-    if (strip.length > STRIP_FRAMES) strip.shift();
+    while (strip.length > stripFrames()) strip.shift();
   }
   lastChainSteps = chainSteps;
   const small = frame.shape[0] * frame.shape[1] <= 16;
   $('small-model').hidden = !small;
   $('small-note').textContent = small ? (distribution ? '' : 'Computing the exact p(v)…')
     : 'The exact p(v) is shown for models with at most 16 visible units, such as 4 x 4 bars and stripes.';
+  // While training, the counts restart with every update: the distance waits for a pause.
+  $('chart-tv').hidden = frame.training;
+  $('tv-note').textContent = frame.training
+    ? 'The distance to the exact p(v) is measured while training is paused: each update changes the distribution the chains should match.' : '';
   if (!distribution) return;
   if (distribution.visited < lastVisited || distribution.visited === 0) charts.tv.clear();
   if (distribution.tv !== null && distribution.visited !== lastVisited) charts.tv.push(chainSteps, [distribution.tv]);
@@ -619,7 +739,11 @@ function drawFrame(frame) {
   const count = frame.samples.length / (rows * cols);
   drawImages($('samples'), frame.samples, count, rows, cols);
   if (strip.length) drawImages($('strip'), strip.flatMap((s) => Array.from(s)), strip.length, rows, cols, strip.length);
-  if (frame.distribution) drawDistribution($('distribution'), frame.distribution.exact, frame.distribution.empirical);
+  if (frame.distribution) {
+    drawDistribution($('distribution'), frame.distribution.exact, frame.distribution.empirical, frame.distribution.states, rows, cols);
+  }
+  $('samples').setAttribute('aria-label', `${count} samples of the model's Gibbs chains after ${frame.chainSteps} chain steps, as ${rows} by ${cols} pictures`);
+  $('more-epochs').hidden = frame.status !== 'finished';
   const tv = frame.distribution?.tv;
   $('chain-status').textContent = `chain step ${frame.chainSteps}` + (typeof tv === 'number'
     ? ` · total-variation distance ${tv.toFixed(3)} over ${frame.distribution.visited.toLocaleString('en')} visited states` : '');
@@ -636,6 +760,7 @@ function draw() {
     if (latest) {
       const frame = latest;
       latest = null;
+      shown = frame;
       drawFrame(frame);
     }
     if (learned) {
@@ -662,8 +787,18 @@ function drawLearned(model) {
   const [rows, cols] = currentShape;
   const m = rows * cols;
   drawFilters($('filters'), model.weights, m, model.nHidden, rows, cols);
+  $('filters').setAttribute('aria-label', `The weights of ${Math.min(100, model.nHidden)} of ${model.nHidden} hidden units, each as a ${rows} by ${cols} picture`);
   drawSignedImage($('visible-bias'), model.visibleBias, rows, cols);
   drawBars($('hidden-bias'), model.hiddenBias, { signed: true });
+  $('activations-axis').textContent = `hidden unit 1 … ${model.nHidden}, left to right`;
+  if (model.pictures) {
+    // Pictures on top, their reconstructions below.
+    const count = model.pictures.length / m;
+    const both = new Float32Array(2 * count * m);
+    both.set(model.pictures, 0);
+    both.set(model.reconstructions, count * m);
+    drawImages($('reconstructions'), both, 2 * count, rows, cols, count);
+  }
 }
 
 // ---- buttons, keys, files ----------------------------------------------------------------
@@ -671,7 +806,8 @@ function drawLearned(model) {
 // Commands are queued by the worker behind any model still being built, so the
 // buttons work at once, even right after a setting changed.
 function toggleTraining() {
-  send(training ? 'pause' : 'train');
+  // With reduced motion the chains keep still frames while training (Chain step moves them).
+  send(training ? 'pause' : 'train', training ? {} : { chains: !reducedMotion() });
   setTraining(!training);
 }
 
@@ -681,10 +817,7 @@ function toggleChains() {
 }
 
 function download(text, fileName) {
-  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
-  const link = Object.assign(document.createElement('a'), { href: url, download: fileName });
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  downloadBlob(new Blob([text], { type: 'application/json' }), fileName);
 }
 
 function plural(count, word) {
@@ -722,6 +855,118 @@ $('load-model').addEventListener('change', async (event) => {
   send('load', { text: await file.text(), settings: { ...running }, data: data === MISSING ? null : data });
 });
 $('chains-play').addEventListener('click', toggleChains);
+$('pace').addEventListener('change', () => onSettingChange('pace'));
+$('more-epochs').addEventListener('click', () => {
+  values = { ...(running ?? values), epochs: Math.min(LIMITS.epochs.page.max, (running ?? values).epochs + 10) };
+  sendSettings('view');
+  toggleTraining();
+});
+$('copy-link').addEventListener('click', async () => {
+  try {
+    await navigator.clipboard.writeText(location.href);
+    setNote('Link copied: it holds every setting and the seed, so opening it replays this run.');
+  } catch {
+    setNote(`Copy this link (it holds every setting and the seed): ${location.href}`);
+  }
+});
+$('export-curves').addEventListener('click', () => {
+  const lines = ['curve,step,value'];
+  for (const chart of [charts.recon, charts.likelihood, charts.gap]) {
+    const { labels, columns } = chart.table;
+    columns.slice(1).forEach((values, k) => values.forEach((v, i) => {
+      if (v !== null) lines.push(`"${labels[k + 1]}",${columns[0][i]},${v}`);
+    }));
+  }
+  downloadBlob(new Blob([`${lines.join('\n')}\n`], { type: 'text/csv' }), `rbm-curves-${runLabel().replace(/\W+/g, '-')}.csv`);
+});
+$('export-samples').addEventListener('click', () => exportCanvas($('samples'), 'samples'));
+$('export-filters').addEventListener('click', () => exportCanvas($('filters'), 'filters'));
+$('keep-run').addEventListener('click', () => {
+  const label = runLabel();
+  for (const chart of [charts.likelihood, charts.recon, charts.gap]) chart.keep(label);
+  kept.push(label);
+  $('kept-runs').textContent = `Kept on the charts, dashed: ${kept.join('; ')}.`;
+  $('clear-kept').hidden = false;
+});
+$('clear-kept').addEventListener('click', () => {
+  for (const chart of [charts.likelihood, charts.recon, charts.gap]) chart.clearKept();
+  kept.length = 0;
+  $('kept-runs').textContent = '';
+  $('clear-kept').hidden = true;
+});
+$('samples').addEventListener('click', (event) => inspectSample(sampleAt(event)));
+// From the keyboard: Enter looks into the next chain, the arrows step through them.
+$('samples').addEventListener('keydown', (event) => {
+  const step = { Enter: 1, ' ': 1, ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+  if (!step) return;
+  event.preventDefault();
+  event.stopPropagation();
+  const count = chainCount();
+  inspectSample((((inspected < 0 && step < 0 ? 0 : inspected) + step) % count + count) % count);
+});
+
+const kept = [];
+
+/** A short label of the running settings, for kept runs and file names. */
+function runLabel() {
+  const r = running ?? values;
+  const algorithm = { cd: `CD-${r.k}`, pcd: `PCD-${r.k}`, gibbs: `Gibbs-${r.k}`, exact: 'exact' }[r.algorithm];
+  return `${r.data} ${algorithm} ${r.n_hidden} hidden lr ${r.learning_rate} seed ${r.seed} step ${shown?.stepsDone ?? ''}`.trim();
+}
+
+/** A canvas's pixels, enlarged without blurring, as a PNG file. */
+function exportCanvas(canvas, name) {
+  const scale = Math.max(1, Math.floor(1024 / Math.max(canvas.width, canvas.height)));
+  const big = document.createElement('canvas');
+  big.width = canvas.width * scale;
+  big.height = canvas.height * scale;
+  const context = big.getContext('2d');
+  context.imageSmoothingEnabled = false;
+  context.drawImage(canvas, 0, 0, big.width, big.height);
+  big.toBlob((blob) => downloadBlob(blob, `rbm-${name}-${runLabel().replace(/\W+/g, '-')}.png`), 'image/png');
+}
+
+function downloadBlob(blob, fileName) {
+  const url = URL.createObjectURL(blob);
+  Object.assign(document.createElement('a'), { href: url, download: fileName }).click();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** Clicking a sample: its hidden units' p(h | v) and its reconstruction. */
+function sampleAt(event) {
+  const canvas = $('samples');
+  const [rows, cols] = currentShape;
+  const box = canvas.getBoundingClientRect();
+  const x = ((event.clientX - box.left) / box.width) * canvas.width;
+  const y = ((event.clientY - box.top) / box.height) * canvas.height;
+  const across = Math.max(1, Math.ceil(Math.sqrt(chainCount())));
+  return Math.floor(y / (rows + 1)) * across + Math.floor(x / (cols + 1));
+}
+
+function chainCount() {
+  const [rows, cols] = currentShape;
+  return shown?.samples ? shown.samples.length / (rows * cols) : (running?.chains ?? 1);
+}
+
+/** The chain looked into last (the keyboard steps from it). */
+let inspected = -1;
+
+async function inspectSample(index) {
+  const [rows, cols] = currentShape;
+  inspected = index;
+  try {
+    const inside = await panelRequest('use')('inspect', { index });
+    $('inspect').hidden = false;
+    $('inspect-title').textContent = `Inside chain ${inside.index + 1}`;
+    drawImages($('inspect-picture'), inside.picture, 1, rows, cols);
+    drawImages($('inspect-reconstruction'), Float32Array.from(inside.reconstruction), 1, rows, cols);
+    drawBars($('inspect-hidden'), Float32Array.from(inside.hidden));
+    const on = inside.hidden.filter((p) => p > 0.5).length;
+    $('inspect-hidden').setAttribute('aria-label', `p(h | v) of ${inside.hidden.length} hidden units; ${on} are more likely on than off`);
+  } catch (error) {
+    showError(error.message);
+  }
+}
 $('chains-step').addEventListener('click', () => { setChainsPlaying(false); send('chainStep'); });
 $('chains-restart').addEventListener('click', () => send('restartChains'));
 $('saved-run-restore').addEventListener('click', () => {

@@ -119,22 +119,37 @@ export function drawBars(canvas, values, { signed = false } = {}) {
   });
 }
 
-/** Pairs of bars: exact probability (outline) and empirical frequency (filled), per state. */
-export function drawDistribution(canvas, exact, empirical) {
+/**
+ * Pairs of bars per state, exact probability (blue) and the chains' frequency (orange),
+ * each state drawn as a small picture under its bars so that a bar says which state it
+ * is (`states` are indices whose bit i is pixel i of a rows x cols picture).
+ */
+export function drawDistribution(canvas, exact, empirical, states = [], rows = 0, cols = 0) {
   const slot = 24;
   const width = Math.max(1, exact.length * slot);
   if (canvas.width !== width) canvas.width = width;
   const height = canvas.height;
+  const cell = rows && cols ? Math.max(1, Math.floor(Math.min(20 / cols, 20 / rows))) : 0;
+  const thumb = cell * rows;
+  const plot = height - (thumb ? thumb + 4 : 0);
   const context = canvas.getContext('2d');
   context.clearRect(0, 0, width, height);
   const top = Math.max(...exact, ...empirical, 1e-9);
   const { positive, negative } = theme();
   exact.forEach((p, k) => {
-    const hp = (p / top) * (height - 2);
-    const hq = (empirical[k] / top) * (height - 2);
+    const hp = (p / top) * (plot - 2);
+    const hq = (empirical[k] / top) * (plot - 2);
     context.fillStyle = `rgb(${negative.join(',')})`;
-    context.fillRect(k * slot + 2, height - hp, 9, hp);
+    context.fillRect(k * slot + 2, plot - hp, 9, hp);
     context.fillStyle = `rgb(${positive.join(',')})`;
-    context.fillRect(k * slot + 12, height - hq, 9, hq);
+    context.fillRect(k * slot + 12, plot - hq, 9, hq);
+    if (thumb && states[k] !== undefined) {
+      const x0 = k * slot + Math.floor((slot - cell * cols) / 2);
+      for (let i = 0; i < rows * cols; i++) {
+        const on = (states[k] >> i) & 1;
+        context.fillStyle = on ? '#f0f0ea' : '#303030';
+        context.fillRect(x0 + (i % cols) * cell, plot + 4 + Math.floor(i / cols) * cell, cell, cell);
+      }
+    }
   });
 }

@@ -48,6 +48,8 @@ export const SETTINGS = [
     help: 'Where the chains restart: uniform random pixels, or random training images.' },
   { id: 'chain_show', key: 'show', kind: 'choice', options: ['sample', 'mean'], label: 'Show',
     help: 'Draw the sampled binary states, or the mean-field probabilities p(v | h) they were drawn from.' },
+  { id: 'pace', key: 'pace', kind: 'choice', options: ['0', '100', '20', '5', '1'], label: 'Pace', panel: 'train',
+    help: 'Updates per second: 0 is as fast as possible; slow a small run down to watch it learn.' },
   // The critic panel's own settings (built by critic.js, not the lab's form).
   { id: 'smoothing_k', key: 'ck', kind: 'float', label: 'Smoothing k', panel: 'critic',
     help: 'Add-k smoothing: every count is raised by k, so every word stays possible after every two words. Small k trusts the counts; large k flattens the tables.' },
@@ -73,7 +75,7 @@ export const SETTINGS = [
 ];
 
 const COMMON = { k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, seed: 1, beta: 1,
-  steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4,
+  steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4, pace: '0',
   smoothing_k: 0.01, temperature: 0.5, context: 'the plot',
   hide_part: 'top', completion_method: 'gibbs', completion_chains: 8, completion_steps: 200, noise_level: 0.1, denoise_method: 'meanfield', brush: 2 };
 
@@ -90,6 +92,25 @@ export const DEFAULTS = {
   drawn: { ...COMMON, n_hidden: 16, algorithm: 'cd', learning_rate: 0.1, weight_decay: 0, batch_size: 4, epochs: 2000, chains: 36 },
   loaded: { ...COMMON, n_hidden: 64, algorithm: 'cd', learning_rate: 0.05, batch_size: 20, epochs: 50, chains: 64 },
 };
+
+/**
+ * Named starting points, one click away: each is a data set's defaults with a few
+ * settings changed, and sets the address.
+ */
+export const PRESETS = [
+  { name: 'Quick digits', title: 'The lab\'s MNIST defaults: PCD-1, 100 hidden units, rate 0.01; digits within seconds',
+    values: { data: 'mnist' } },
+  { name: 'Theano tutorial', title: 'The deeplearning.net RBM tutorial: 500 hidden units, PCD-15 with 20 chains, rate 0.1, batch 20, 15 epochs',
+    values: { data: 'mnist', n_hidden: 500, algorithm: 'pcd', k: 15, learning_rate: 0.1, momentum: 0, weight_decay: 0,
+      batch_size: 20, persistent_chains: 20, epochs: 15 } },
+  { name: 'scikit-learn defaults', title: 'BernoulliRBM\'s defaults: 256 hidden units, PCD-1 (one chain per batch row), rate 0.1, batch 10, 10 epochs, no momentum',
+    values: { data: 'mnist', n_hidden: 256, algorithm: 'pcd', k: 1, learning_rate: 0.1, momentum: 0, weight_decay: 0,
+      batch_size: 10, persistent_chains: 0, epochs: 10 } },
+  { name: 'CD-1, as in Hinton\'s guide', title: 'CD-1 at rate 0.05 with momentum 0.5: the classic recipe (the lab\'s first default)',
+    values: { data: 'mnist', algorithm: 'cd', learning_rate: 0.05, persistent_chains: 0 } },
+  { name: 'Bars and stripes', title: '4 x 4 bars and stripes, small enough for the exact p(v) beside the chains',
+    values: { data: 'bars' } },
+];
 
 /** Settings for a data set: its defaults overridden by `values`. */
 export function withDefaults(values) {

@@ -11,7 +11,7 @@
 // long synchronous calls (reading a model file) the worker says how long it expects
 // to be busy, so the page's watchdog does not mistake it for a hang.
 import init, {
-  Dataset, Trainer, Chains, Rbm, Critics, settingLimits, checkPageSetting, updateCost, gibbsStepCost,
+  Dataset, Trainer, Chains, Rbm, Critics, settingLimits, randomSeed, checkPageSetting, updateCost, gibbsStepCost,
   freeEnergyCost, distributionCost, injectPanic,
 } from './pkg/rbm_lab.js';
 import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
@@ -21,6 +21,7 @@ const SLICE_MS = 25;
 const FLOPS_PER_MS = 1e7;
 const SLICE_FLOPS = SLICE_MS * FLOPS_PER_MS;
 const EVALUATE_EVERY_MS = 250;
+const CURVE_POINTS = 200;
 const LEARNED_EVERY_MS = 400;
 const AUTOSAVE_EVERY_MS = 5000;
 /** Settings whose single update is estimated above this are refused. */
@@ -33,12 +34,14 @@ const FINISH_NOW_MS = 100;
 const MAX_EXACT_VISIBLE = 16;
 const TOP_STATES = 24;
 const MAX_CURVE_POINTS = 3000;
+/** Held-out pictures shown beside their reconstructions. */
+const RECONSTRUCTIONS = 8;
 /** Work in progress is shown at least this often. */
 const SHOW_PROGRESS_MS = 250;
 
 /** The settings `retune` changes (same model, new optimiser), and those `view` changes. */
 const TRAINING_KEYS = ['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains'];
-const VIEW_KEYS = ['beta', 'steps_per_frame', 'chain_show', 'chain_start', 'epochs'];
+const VIEW_KEYS = ['beta', 'steps_per_frame', 'chain_show', 'chain_start', 'epochs', 'pace'];
 const NUMERIC = ['side', 'n_hidden', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size',
   'persistent_chains', 'epochs', 'seed', 'chains', 'beta', 'steps_per_frame'];
 const CHOICES = {
@@ -46,6 +49,7 @@ const CHOICES = {
   algorithm: ['cd', 'pcd', 'gibbs', 'exact'],
   chain_start: ['noise', 'data'],
   chain_show: ['sample', 'mean'],
+  pace: ['0', '100', '20', '5', '1'],
 };
 
 let wasm = null;
@@ -355,7 +359,7 @@ function pushCurve(curve, point) {
 function evaluationSlice(force = false) {
   const now = performance.now();
   if (!lab.trainer.evaluationRunning && lab.evaluatedVersion !== lab.modelVersion
-      && (force || !training || now - lab.lastEvaluation > EVALUATE_EVERY_MS)) {
+      && (force || !training || now - lab.lastEvaluation > EVALUATE_EVERY_MS || stepsToNextPoint() <= 0)) {
     lab.trainer.startEvaluation();
     lab.evaluationStep = stepsDone();
     lab.evaluatedVersion = lab.modelVersion;
@@ -424,7 +428,11 @@ function postFrame(status, { stats = null, evaluation = null, learned = false, s
       visibleBias: copy(trainer.visibleBiasPtr(), m),
       hiddenBias: copy(trainer.hiddenBiasPtr(), n),
     };
-    transfer.push(frame.learned.weights.buffer, frame.learned.visibleBias.buffer, frame.learned.hiddenBias.buffer);
+    const pairs = lab.trainer.reconstructions(RECONSTRUCTIONS);
+    frame.learned.pictures = Float32Array.from(pairs.pictures);
+    frame.learned.reconstructions = Float32Array.from(pairs.reconstructions);
+    transfer.push(frame.learned.weights.buffer, frame.learned.visibleBias.buffer, frame.learned.hiddenBias.buffer,
+      frame.learned.pictures.buffer, frame.learned.reconstructions.buffer);
     if (lab.activation && !frame.activation) {
       frame.activation = lab.activation.slice();
       transfer.push(frame.activation.buffer);
@@ -532,7 +540,27 @@ function schedule() {
   scheduled = true;
   const onlyChains = !training && !finishing && !lab.trainer.evaluationRunning && !lab.distributionJob
     && frameStepsLeft === 0 && lab.evaluatedVersion === lab.modelVersion && !lab.completion;
-  setTimeout(loop, onlyChains ? 16 : 0);
+  const paced = training && Number(lab.settings.pace) > 0;
+  setTimeout(loop, onlyChains || paced ? 16 : 0);
+}
+
+/** Updates the pace allows now (Infinity at "as fast as possible"). */
+function paceAllowance() {
+  const pace = Number(lab.settings.pace);
+  if (!(pace > 0)) return Infinity;
+  const now = performance.now();
+  if (!lab.paceClock) lab.paceClock = { since: now, done: 0 };
+  return Math.floor(((now - lab.paceClock.since) / 1000) * pace) - lab.paceClock.done;
+}
+
+/**
+ * Updates until the next learning-curve point is due by step count: whatever the speed,
+ * a run draws at least about CURVE_POINTS points (a tiny model trains a whole run in
+ * less than a second, faster than the EVALUATE_EVERY_MS clock would sample it).
+ */
+function stepsToNextPoint() {
+  const spacing = Math.max(1, Math.ceil(runLength() / CURVE_POINTS));
+  return (lab.evaluationStep ?? 0) + spacing - stepsDone();
 }
 
 function trainSlice() {
@@ -540,7 +568,10 @@ function trainSlice() {
   const pieceMs = updateCost(trainingSettings(lab.settings), lab.m).piece / FLOPS_PER_MS;
   if (pieceMs > 1000) announceBusy('one part of an update', pieceMs);
   const remaining = Math.max(1, runLength() - stepsDone());
-  const slice = lab.trainer.trainFor(SLICE_MS, finishing ? 1 : remaining);
+  const allowed = finishing ? 1 : Math.min(remaining, paceAllowance(), Math.max(0, stepsToNextPoint()));
+  if (allowed < 1 && !lab.trainer.updateInProgress) return null;
+  const slice = lab.trainer.trainFor(SLICE_MS, Math.max(1, allowed));
+  if (lab.paceClock) lab.paceClock.done += slice.updates;
   if (slice.updates > 0) modelChanged();
   if (finishing && !slice.in_progress) finishing = false;
   if (training && runFinished() && !slice.in_progress) training = false;
@@ -713,6 +744,7 @@ const HANDLERS = {
     for (const key of VIEW_KEYS) settings[key] = asked[key];
     validate(settings);
     const betaChanged = settings.beta !== lab.settings.beta;
+    if (settings.pace !== lab.settings.pace) lab.paceClock = null;
     lab.settings = settings;
     if (betaChanged) resetChainStatistics();
     lab.dirty = lab.valuable;
@@ -720,20 +752,22 @@ const HANDLERS = {
     postFrame(statusWord());
   },
 
-  train() {
+  train({ chains = true } = {}) {
     if (!lab || training) return;
     if (runFinished()) {
       const longest = limits.find((row) => row.id === 'epochs').page.max;
       const epochsDone = Math.ceil(stepsDone() / lab.trainer.stepsPerEpoch);
       postMessage({ status: 'note', message: epochsDone < longest
-        ? `The run of ${lab.settings.epochs} epochs is complete: raise Epochs (to ${epochsDone + 1} or more) to go on, or press Reset for a new model.`
+        ? `The run of ${lab.settings.epochs} epochs is complete: press “Train 10 more epochs” (or raise Epochs) to go on, or Reset for a new model.`
         : `This model has had ${stepsDone().toLocaleString('en')} updates, more than the page's longest run of ${longest.toLocaleString('en')} epochs: press Step to go on one update at a time, or Reset for a new model.` });
       postFrame('finished');
       return;
     }
     training = true;
     finishing = false;
-    chainsPlaying = true;
+    // With reduced motion the chains keep still frames and step on request.
+    if (chains) chainsPlaying = true;
+    lab.paceClock = null;
     lab.valuable = true;
     postFrame('training');
   },
@@ -899,6 +933,10 @@ const HANDLERS = {
     postFrame('paused', { learned: true });
   },
 
+  randomSeed() {
+    postMessage({ status: 'random-seed', seed: randomSeed() });
+  },
+
   async forget({ id }) {
     await forgetRun(id);
   },
@@ -944,6 +982,13 @@ const PLACEMENT_ROWS = 1000;
 const USE_ACTIONS = {
   picture: ({ heldOut, index }) => lab.trainer.picture(heldOut, index),
   halfMask: ({ half }) => lab.trainer.halfMask(half),
+  /** A look inside chain `index`'s current picture: p(h | v) and the reconstruction. */
+  inspect({ index }) {
+    const chains = lab.chains.len();
+    const i = Math.max(0, Math.min(chains - 1, Math.floor(index)));
+    const picture = new Float32Array(wasm.memory.buffer, lab.chains.visiblePtr() + i * lab.m * 4, lab.m).slice();
+    return { index: i, picture, ...lab.trainer.inspect(picture) };
+  },
   /** Starts a completion that the work loop runs a slice at a time, posting 'use-frame's. */
   complete({ image, known, chains, steps, seed }) {
     lab.trainer.startCompletion(image, known, chains, Math.floor(steps / 4), seed >>> 0);
@@ -1014,7 +1059,7 @@ let queue = init().then((exports) => {
   wasm = exports;
   limits = settingLimits();
   engineLoaded = true;
-  postMessage({ status: 'engine-ready', limits });
+  postMessage({ status: 'engine-ready', limits, seed: randomSeed() });
 }, (error) => {
   postMessage({ status: 'unavailable', message: String(error?.message ?? error) });
   throw error;
