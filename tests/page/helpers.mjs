@@ -10,7 +10,7 @@ import { startServer } from '../../scripts/serve.mjs';
 
 export const SCREENSHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'screenshots');
 
-export async function openLab({ width = 1280, height = 900, hash = '', touch = false } = {}) {
+export async function openLab({ width = 1280, height = 900, hash = '', touch = false, reducedMotion = 'no-preference', permissions = [] } = {}) {
   const server = await startServer(0);
   const origin = `http://127.0.0.1:${server.address().port}`;
   const browser = await chromium.launch({
@@ -24,7 +24,8 @@ export async function openLab({ width = 1280, height = 900, hash = '', touch = f
     throw error;
   });
   // One context: more pages opened in it (openPage) share its storage, as tabs do.
-  const context = await browser.newContext({ viewport: { width, height }, hasTouch: touch });
+  const context = await browser.newContext({ viewport: { width, height }, hasTouch: touch, reducedMotion });
+  if (permissions.length) await context.grantPermissions(permissions, { origin });
   const problems = [];
   const openPage = async (pageHash) => {
     const opened = await context.newPage();
@@ -44,6 +45,7 @@ export async function openLab({ width = 1280, height = 900, hash = '', touch = f
   return {
     page,
     origin,
+    context,
     problems,
     /** Another tab of the same browser profile (it shares the saved runs). */
     openPage,

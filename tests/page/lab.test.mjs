@@ -28,7 +28,7 @@ test('training MNIST changes the samples and draws the curves', async () => {
 });
 
 test('the chains animate, and pausing them stops them', async () => {
-  await withLab({ hash: '#data=bars&side=4' }, async (lab) => {
+  await withLab({ hash: '#seed=1&data=bars&side=4' }, async (lab) => {
     const { page } = lab;
     await page.click('#chains-play');
     await page.waitForFunction(() => /chain step (\d+)/.exec(document.getElementById('chain-status').textContent)?.[1] > 5);
@@ -77,7 +77,7 @@ test('settings in the hash survive a reload, and the same seed gives the same fi
 });
 
 test('on 4 x 4 bars and stripes the chains approach the exact p(v)', async () => {
-  await withLab({ hash: '#data=bars&side=4&epochs=300' }, async (lab) => {
+  await withLab({ hash: '#seed=1&data=bars&side=4&epochs=300' }, async (lab) => {
     const { page } = lab;
     await page.click('#train');
     await waitForStatus(page, ['Run complete'], 60000);
@@ -113,7 +113,7 @@ test('a 360 px wide screen needs no horizontal scrolling', async () => {
 });
 
 test('a bad setting shows the engine message and nothing is lost', async () => {
-  await withLab({ hash: '#data=bars&side=3&batch=7' }, async (lab) => {
+  await withLab({ hash: '#seed=1&data=bars&side=3&batch=7' }, async (lab) => {
     const { page } = lab;
     await setValue(page, 'batch_size', '50');
     await waitForStatus(page, ['Error']);
@@ -129,7 +129,7 @@ test('a bad setting shows the engine message and nothing is lost', async () => {
 });
 
 test('a saved model loads back, and a model for other data is refused with a reason', async () => {
-  await withLab({ hash: '#data=bars&side=4' }, async (lab) => {
+  await withLab({ hash: '#seed=1&data=bars&side=4' }, async (lab) => {
     const { page } = lab;
     for (let i = 0; i < 5; i++) await page.click('#step');
     await page.waitForFunction(() => /step 5 /.test(document.getElementById('status').textContent));
@@ -151,7 +151,7 @@ test('a saved model loads back, and a model for other data is refused with a rea
 });
 
 test('drawn patterns train, and travel in the hash', async () => {
-  await withLab({ hash: '#data=bars&side=4' }, async (lab) => {
+  await withLab({ hash: '#seed=1&data=bars&side=4' }, async (lab) => {
     const { page } = lab;
     await page.selectOption('#data', 'drawn');
     // Choosing to draw is not an error: the page says what to do, the bars keep running.
@@ -179,7 +179,7 @@ test('drawn patterns train, and travel in the hash', async () => {
 });
 
 test('your own CSV rows or PNG images become the training set', async () => {
-  await withLab({ hash: '#data=bars&side=4' }, async (lab) => {
+  await withLab({ hash: '#seed=1&data=bars&side=4' }, async (lab) => {
     const { page } = lab;
     await page.selectOption('#data', 'loaded');
     await setValue(page, 'load-rows', '2');
