@@ -1,0 +1,86 @@
+// Another browser: Debian's Firefox ESR driven through geckodriver (W3C WebDriver, by
+// the Selenium project's bindings). The page loads, builds MNIST, trains bars and
+// stripes and pauses, with no error shown. (The engine's own browser tests run in
+// Firefox too: `wasm-pack test --firefox`, from ./lab test.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { Builder, By, until } from 'selenium-webdriver';
+import firefox from 'selenium-webdriver/firefox.js';
+import { startServer } from '../../scripts/serve.mjs';
+
+const which = (name) => execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
+
+async function withFirefox(body) {
+  const server = await startServer(0);
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  const options = new firefox.Options().setBinary(process.env.FIREFOX ?? which('firefox-esr')).addArguments('-headless');
+  options.windowSize({ width: 1280, height: 900 });
+  const driver = await new Builder()
+    .forBrowser('firefox')
+    .setFirefoxOptions(options)
+    .setFirefoxService(new firefox.ServiceBuilder(process.env.GECKODRIVER ?? which('geckodriver')))
+    .build();
+  try {
+    await body(driver, origin);
+  } finally {
+    await driver.quit();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+const statusText = (driver) => driver.executeScript("return document.getElementById('status').textContent");
+/** Waits until the status line matches `pattern`; fails with what it said instead. */
+async function waitForStatus(driver, pattern, timeout = 60000) {
+  try {
+    await driver.wait(async () => pattern.test(await statusText(driver)), timeout);
+  } catch {
+    assert.fail(`status never matched ${pattern}: ${await statusText(driver)}`);
+  }
+}
+const step = async (driver) => Number(/step (\d+)/.exec(await statusText(driver))?.[1] ?? NaN);
+
+/** From now on, records the page's uncaught errors (WebDriver has no console log in Firefox). */
+const watchErrors = (driver) => driver.executeScript("window.caughtErrors = []; "
+  + "addEventListener('error', (e) => caughtErrors.push(String(e.message))); "
+  + "addEventListener('unhandledrejection', (e) => caughtErrors.push(String(e.reason)));");
+
+/** No error on the message line, and the errors the page caught (its window.onerror). */
+async function assertNoErrors(driver) {
+  const message = await driver.executeScript(
+    "const m = document.getElementById('message'); return m.hidden ? '' : m.dataset.kind + ': ' + m.textContent");
+  assert.ok(!message.startsWith('error'), message);
+  assert.deepEqual(await driver.executeScript('return window.caughtErrors ?? []'), []);
+}
+
+test('Firefox ESR: the lab loads MNIST, trains bars and stripes, pauses, with no error', async () => {
+  await withFirefox(async (driver, origin) => {
+    await driver.get(`${origin}/#seed=1`);
+    await watchErrors(driver);
+    // MNIST's defaults: the 64 chains drawn as 28 x 28 pictures.
+    await waitForStatus(driver, /^Ready\. step 0 · epoch 0\.00 of \d+$/);
+    assert.ok(await driver.executeScript("return document.getElementById('samples').width") >= 28 * 8);
+    await assertNoErrors(driver);
+
+    await driver.get(`${origin}/#seed=1&data=bars&side=4&epochs=100000`);
+    await driver.navigate().refresh();
+    await watchErrors(driver);
+    await waitForStatus(driver, /^Ready\. step 0 /);
+    await driver.findElement(By.id('train')).click();
+    await driver.wait(async () => (await step(driver)) >= 200, 60000);
+    await driver.findElement(By.id('train')).click();
+    await waitForStatus(driver, /^(Paused|Training paused)/, 10000);
+    const paused = await step(driver);
+    await driver.sleep(500);
+    assert.equal(await step(driver), paused, 'training went on after Pause');
+    // The exact log-likelihood was charted, and the samples are not blank.
+    const points = await driver.wait(until.elementLocated(By.id('chart-likelihood'))).getAttribute('data-points');
+    assert.ok(Number(points) > 0, `${points} likelihood points`);
+    const spread = await driver.executeScript(`const c = document.getElementById('samples');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let lo = 255, hi = 0; for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
+      return hi - lo;`);
+    assert.ok(spread > 100, `the samples are blank (spread ${spread})`);
+    await assertNoErrors(driver);
+  });
+});
