@@ -69,7 +69,7 @@ const strip = [];
 // ---- controls, built from the table -------------------------------------------------
 
 /**
- * A setting's row: its name, an ⓘ button that shows what it does (help that touch can
+ * A setting's row: its name, an info button (i) that shows what it does (help that touch can
  * reach, not only a hover title), and its control.
  */
 function buildField(setting) {
@@ -82,7 +82,7 @@ function buildField(setting) {
   const info = document.createElement('button');
   info.type = 'button';
   info.className = 'info';
-  info.textContent = 'ⓘ';
+  info.textContent = 'i';
   info.setAttribute('aria-label', `What ${setting.label} does`);
   info.setAttribute('aria-expanded', 'false');
   const help = document.createElement('p');
@@ -740,7 +740,12 @@ function drawFrame(frame) {
   drawImages($('samples'), frame.samples, count, rows, cols);
   if (strip.length) drawImages($('strip'), strip.flatMap((s) => Array.from(s)), strip.length, rows, cols, strip.length);
   if (frame.distribution) {
-    drawDistribution($('distribution'), frame.distribution.exact, frame.distribution.empirical, frame.distribution.states, rows, cols);
+    const { exact, empirical, states } = frame.distribution;
+    drawDistribution($('distribution'), exact, empirical, states, rows, cols);
+    $('distribution').setAttribute('aria-label', `The ${exact.length} most probable states: exact p(v) from `
+      + `${Math.max(...exact).toFixed(3)} down to ${Math.min(...exact).toFixed(3)}, the chains' frequencies from `
+      + `${Math.max(...empirical).toFixed(3)} down to ${Math.min(...empirical).toFixed(3)}; the tallest bar is p = ${Math.max(...exact, ...empirical).toFixed(3)}`);
+    $('distribution-scale').textContent = `Bar heights: probability, the tallest bar p = ${Math.max(...exact, ...empirical).toFixed(3)}; states ordered from the most probable, left to right.`;
   }
   $('samples').setAttribute('aria-label', `${count} samples of the model's Gibbs chains after ${frame.chainSteps} chain steps, as ${rows} by ${cols} pictures`);
   $('more-epochs').hidden = frame.status !== 'finished';
@@ -770,6 +775,9 @@ function draw() {
     }
     if (activation) {
       drawBars($('activations'), activation);
+      const mean = activation.reduce((a, b) => a + b, 0) / Math.max(1, activation.length);
+      $('activations').setAttribute('aria-label', `Mean activation of each of ${activation.length} hidden units, `
+        + `from ${Math.min(...activation).toFixed(2)} to ${Math.max(...activation).toFixed(2)} (mean ${mean.toFixed(2)}) on a 0 to 1 scale`);
       activation = null;
     }
   } catch (error) {
@@ -790,6 +798,10 @@ function drawLearned(model) {
   $('filters').setAttribute('aria-label', `The weights of ${Math.min(100, model.nHidden)} of ${model.nHidden} hidden units, each as a ${rows} by ${cols} picture`);
   drawSignedImage($('visible-bias'), model.visibleBias, rows, cols);
   drawBars($('hidden-bias'), model.hiddenBias, { signed: true });
+  const largest = model.hiddenBias.reduce((a, c) => Math.max(a, Math.abs(c)), 0);
+  const caption = `hidden bias c of each of ${model.nHidden} units, left to right: up positive, down negative; the tallest bar is |c| = ${largest.toFixed(2)}`;
+  $('hidden-bias-caption').textContent = caption;
+  $('hidden-bias').setAttribute('aria-label', caption);
   $('activations-axis').textContent = `hidden unit 1 … ${model.nHidden}, left to right`;
   if (model.pictures) {
     // Pictures on top, their reconstructions below.
