@@ -8,6 +8,7 @@ import { posix } from 'node:path';
 
 export const SITE_FILES = Object.freeze([
   'index.html',
+  'guide.html',
   // The page's own modules and style sheet.
   'www/main.js',
   'www/worker.js',
@@ -20,6 +21,13 @@ export const SITE_FILES = Object.freeze([
   'www/usepanel.js',
   'www/storage.js',
   'www/style.css',
+  // The guide page's modules and style sheets.
+  'www/guide.js',
+  'www/guide-tiny.js',
+  'www/guide-figures.js',
+  'www/guidework.js',
+  'www/guide.css',
+  'www/figures.css',
   // Third-party code, copied from node_modules by ./lab (vendor_js).
   'www/vendor/uPlot.esm.js',
   'www/vendor/uPlot.min.css',

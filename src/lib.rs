@@ -4,6 +4,8 @@
 //! - [`model`]: parameters, energy, free energy, conditionals and block-Gibbs chains.
 //! - [`train`]: minibatch learning with exact, Gibbs, CD-k and PCD-k negative phases.
 //! - [`exact`]: `log Z`, `log p(v)`, `p(v)` and model expectations by enumeration.
+//! - [`guide`]: the guide page's exact figures on tiny models (the joint table, the
+//!   gradient's two terms, exact completion, one chain's visits and autocorrelation).
 //! - [`inference`]: using a model on pictures: clamped Gibbs completion, mean-field,
 //!   denoising, and placing a picture among the data by its free energy.
 //! - [`data`]: bars-and-stripes, the packed MNIST asset and seeded splits.
@@ -14,7 +16,8 @@
 //! - [`trigram`], [`critics`]: the article's first example, a trigram model of two
 //!   critics' five-word reviews.
 //! - [`linalg`], [`mathfn`], [`rng`]: the deterministic numerical kernels under them.
-//! - `wasm` (wasm32 only): the one module that meets JavaScript.
+//! - `wasm` (wasm32 only): the one module that meets JavaScript, with `wasm_guide`
+//!   beside it for the guide page.
 //!
 //! The core never touches the browser; everything but `wasm` runs under `cargo test`.
 
@@ -23,6 +26,7 @@ pub mod critics;
 pub mod data;
 pub mod error;
 pub mod exact;
+pub mod guide;
 pub mod inference;
 pub mod limits;
 pub mod linalg;
@@ -38,6 +42,8 @@ pub mod trigram;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm_guide;
 
 pub use error::{RbmError, Result};
 pub use linalg::Matrix;

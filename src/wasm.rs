@@ -266,6 +266,11 @@ impl JsRbm {
             .map_err(js_error)
     }
 
+    /// The core model, for the guide's boundary.
+    pub(crate) fn core(&self) -> &Rbm {
+        &self.file.model
+    }
+
     /// The model file as JSON text.
     #[wasm_bindgen(js_name = toJson)]
     pub fn to_json(&self) -> Result<String, JsError> {

@@ -15,6 +15,7 @@ import init, {
   freeEnergyCost, distributionCost, injectPanic,
 } from './pkg/rbm_lab.js';
 import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
+import { GUIDE_ACTIONS } from './guidework.js';
 
 const SLICE_MS = 25;
 /** Assumed engine speed: about half of what it measured in Chromium (README, Benchmarks). */
@@ -950,6 +951,18 @@ const HANDLERS = {
     } catch (error) {
       if (isFatal(error)) throw error;
       postMessage({ status: 'critic', id, action, error: String(error?.message ?? error) });
+    }
+  },
+
+  /** The guide page's requests (guidework.js): answered with the same id. */
+  guide({ action, id, ...request }) {
+    const act = GUIDE_ACTIONS[action];
+    try {
+      if (!act) throw new Error(`unknown guide action ${action}`);
+      postMessage({ status: 'guide', id, action, result: act(request) });
+    } catch (error) {
+      if (isFatal(error)) throw error;
+      postMessage({ status: 'guide', id, action, error: String(error?.message ?? error) });
     }
   },
 
