@@ -35,7 +35,7 @@ function pythonServer(directory) {
   });
 }
 
-test('dist/ holds the site and its licences, nothing else, and trains under a sub-path of a plain static server', async () => {
+test('dist/ holds the site and its licences, nothing else, and trains (and shows the guide) under a sub-path of a plain static server', async () => {
   const root = mkdtempSync(join(tmpdir(), 'rbm-dist-'));
   const { files } = writeDist(join(root, 'rbm-lab'));
   const [server, port] = await pythonServer(root);
@@ -76,6 +76,9 @@ test('dist/ holds the site and its licences, nothing else, and trains under a su
     await page.reload();
     await page.waitForFunction(() => /^Ready\. step 0 · epoch 0\.00 of \d+$/.test(document.getElementById('status').textContent)
       && document.getElementById('samples').width >= 28 * 8, null, { timeout: 60000 });
+    // The guide works there too: its figures are drawn by the engine.
+    await page.goto(`${base}guide.html`);
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 60000 });
     assert.deepEqual(problems, []);
   } finally {
     await browser.close();
