@@ -57,8 +57,9 @@ export function criticFigure(root) {
     product.dataset.factors = JSON.stringify(factors.map((w) => w.log_probability));
     product.dataset.drawn = words.dataset.samples;
     const [a, b] = scored.scores.map((s) => s.log_probability);
-    verdict.textContent = `Who wrote it? ${names[0]}: log p = ${fixed(a, 2)}; ${names[1]}: log p = ${fixed(b, 2)}: `
-      + `${a > b ? names[0] : names[1]} is e^${fixed(Math.abs(a - b), 2)} times more likely to have written it.`;
+    verdict.innerHTML = `Who wrote it? ${names[0]}: log p = ${fixed(a, 2)}; ${names[1]}: log p = ${fixed(b, 2)}: `
+      + `${a > b ? names[0] : names[1]} is e<sup>${fixed(Math.abs(a - b), 2)}</sup> times more likely to have written it. `
+      + `(Reviews are sampled at temperature ${TEMPERATURE}, as in the lab's critic panel, which favours likely words; the probabilities shown are the model's own.)`;
   }, problem);
   sample.addEventListener('click', draw);
   which.addEventListener('change', draw);
@@ -74,7 +75,7 @@ export function pictureFigure(root) {
   const clear = el('button', { type: 'button', id: 'picture-clear', text: 'Free every pixel' });
   const note = el('p', { class: 'figure-note', id: 'picture-note' });
   root.replaceChildren(el('div', { class: 'fig-columns' }, grid,
-    el('div', {}, el('p', { class: 'figure-note', text: 'Click a pixel to clamp it on, again for off, again to free it. Free pixels show the model’s probability that they are on, given the clamped ones: dark is likely on.' }),
+    el('div', {}, el('p', { class: 'figure-note', text: 'Click a pixel to clamp it on, again for off, again to free it. Free pixels show the model’s probability that they are on, given the clamped ones: the more filled (like an on pixel), the more likely on.' }),
       el('div', { class: 'buttons' }, clear), note)), problem);
   const cells = clamp.map((_, i) => {
     const b = el('button', { type: 'button', class: 'pixel free', id: `pixel-${i}`, 'aria-label': `pixel row ${Math.floor(i / SIDE) + 1} column ${(i % SIDE) + 1}` });
@@ -103,6 +104,7 @@ export function pictureFigure(root) {
       cell.className = `pixel ${state}`;
       cell.style.setProperty('--p', String(p[i]));
       cell.textContent = state === 'free' ? fixed(p[i], 2) : state;
+      cell.classList.toggle('likely', p[i] > 0.5);
       cell.dataset.p = String(p[i]);
       cell.setAttribute('aria-label', `pixel row ${Math.floor(i / SIDE) + 1} column ${(i % SIDE) + 1}: ${state === 'free' ? `free, p(on) = ${fixed(p[i], 2)}` : `clamped ${state}`}`);
     });
@@ -122,7 +124,7 @@ export function raceFigure(root) {
   const rate = el('select', { id: 'race-rate', 'aria-label': 'Learning rate' },
     ...[0.1, 0.2, 0.5, 1].map((r) => el('option', { value: String(r), text: String(r) })));
   rate.value = '0.5';
-  const status = el('p', { class: 'figure-note', id: 'race-status', role: 'status' });
+  const status = el('p', { class: 'figure-note', id: 'race-status', 'aria-live': 'off' });
   const chartBox = el('div', { class: 'chart', id: 'chart-race', 'data-points': '0' });
   root.replaceChildren(el('div', { class: 'buttons' }, play, reset, el('label', { class: 'slider' }, el('span', { text: 'learning rate (all five)' }), rate)),
     status, chartBox, problem);

@@ -135,13 +135,15 @@ function graphFigure(root) {
   const graph = svg('svg', { class: 'graph', role: 'img', 'aria-label': 'The tiny RBM as a bipartite graph' });
   const sliders = [];
   const paramSliders = el('div', { class: 'sliders' });
-  const setFromSliders = () => {
+  // Only the slider that moved changes its parameter: the others may hold values a
+  // gradient step put between (or beyond) the slider's steps.
+  const setOne = (key, index, value) => {
     const p = structuredClone(model.params);
-    for (const s of sliders) p[s.key][s.index] = Number(s.input.value);
+    p[key][index] = value;
     model.set(p, 'sliders');
   };
   const add = (key, index, label) => {
-    const s = slider({ id: `param-${key}-${index}`, label, min: -RANGE, max: RANGE, step: 0.1, value: model.params[key][index], onInput: setFromSliders });
+    const s = slider({ id: `param-${key}-${index}`, label, min: -2 * RANGE, max: 2 * RANGE, step: 0.1, value: model.params[key][index], onInput: (v) => setOne(key, index, v) });
     sliders.push({ ...s, key, index });
     paramSliders.append(s.row);
   };
@@ -185,6 +187,7 @@ function graphFigure(root) {
     if (from !== 'sliders') for (const s of sliders) s.set(model.params[s.key][s.index]);
     refresh();
   });
+  // The sliders show the parameters to two decimals; the model keeps their full values.
   refresh();
   return { ready: Promise.resolve() };
 }
@@ -222,6 +225,11 @@ function conditionalsFigure(root) {
       plot.append(svg('line', { x1: px(0), y1: py(0), x2: px(0), y2: py(1), class: 'axis' }));
       plot.append(svg('polyline', { points: xs.map((v, k) => `${px(v)},${py(curve[k])}`).join(' '), class: 'curve' }));
       plot.append(svg('circle', { cx: px(x), cy: py(r.probability[j]), r: 5, class: 'dot' }));
+      for (const [p, label] of [[0, '0'], [1, '1']]) {
+        const t = svg('text', { x: 4, y: py(p) + 3, class: 'tick' });
+        t.textContent = label;
+        plot.append(t);
+      }
       for (const [v, label] of [[-10, '−10'], [0, '0'], [10, '10']]) {
         const t = svg('text', { x: px(v), y: 108, 'text-anchor': 'middle', class: 'tick' });
         t.textContent = label;
@@ -241,8 +249,7 @@ function conditionalsFigure(root) {
 
 // ---- step 5: the gradient's two terms and exact gradient steps -----------------------------
 
-function heatMap(title, values, id) {
-  const highest = Math.max(1e-9, ...values.map(Math.abs));
+function heatMap(title, values, id, highest) {
   const rows = [];
   for (let i = 0; i < M; i += 1) {
     rows.push(el('tr', {}, el('th', { scope: 'row', html: sub('v', i + 1) }), ...Array.from({ length: N }, (_, j) => {
@@ -299,10 +306,13 @@ function gradientFigure(root) {
       })())));
   };
   const showTerms = (terms) => {
+    // One shade scale for all three maps, so that their sizes compare.
+    const highest = Math.max(1e-9, ...[...terms.data, ...terms.model, ...terms.difference].map(Math.abs));
     maps.replaceChildren(
-      heatMap('data term ⟨v<sub>i</sub> h<sub>j</sub>⟩<sub>data</sub>', terms.data, 'heat-data'),
-      heatMap('model term ⟨v<sub>i</sub> h<sub>j</sub>⟩<sub>model</sub>', terms.model, 'heat-model'),
-      heatMap('their difference: the gradient', terms.difference, 'heat-difference'));
+      heatMap('data term ⟨v<sub>i</sub> h<sub>j</sub>⟩<sub>data</sub>', terms.data, 'heat-data', highest),
+      heatMap('model term ⟨v<sub>i</sub> h<sub>j</sub>⟩<sub>model</sub>', terms.model, 'heat-model', highest),
+      heatMap('their difference: the gradient', terms.difference, 'heat-difference', highest),
+      el('p', { class: 'figure-note', text: `Orange positive, blue negative; the shade grows with the size, on one scale for all three maps (full shade: ${fixed(highest, 3)}).` }));
     ll.textContent = `Exact mean log-likelihood of the ${patterns.length} patterns: ${fixed(terms.logLikelihood, 4)} nats after ${steps} steps`;
     ll.dataset.value = String(terms.logLikelihood);
   };
@@ -361,7 +371,7 @@ function chainFigure(root) {
   const play = el('button', { type: 'button', id: 'walk-play', 'aria-pressed': 'false', text: 'Run the chain' });
   const restart = el('button', { type: 'button', id: 'walk-restart', text: 'Restart' });
   const scaleSlider = slider({ id: 'walk-scale', label: 'weights × (larger: deeper valleys)', min: 0.5, max: 4, step: 0.5, value: scale, onInput: (v) => { scale = v; restartChain(); } });
-  const status = el('p', { class: 'figure-note', id: 'walk-status', role: 'status' });
+  const status = el('p', { class: 'figure-note', id: 'walk-status', 'aria-live': 'off' });
   const histogram = el('div', { class: 'bars', id: 'walk-bars' });
   const acf = el('div', { class: 'bars acf', id: 'walk-acf' });
   const tvBox = el('div', { class: 'chart', id: 'chart-walk-tv', 'data-points': '0' });
@@ -372,7 +382,7 @@ function chainFigure(root) {
         el('p', { class: 'figure-note bar-scale' })),
       el('div', {}, tvBox)),
     el('h3', { text: 'Autocorrelation: how alike the state is to the state a lag of steps earlier' }),
-    el('div', { class: 'bars-scroll' }, acf), el('p', { class: 'figure-note', text: 'Bars for lags 0 to 20, on a scale from 0 (forgotten) to 1 (the same state).' }),
+    el('div', { class: 'bars-scroll' }, acf), el('p', { class: 'figure-note', text: 'Bars for lags 0 to 20, on a scale from 0 (forgotten) to 1 (the same state): each pixel’s autocorrelation along the chain, averaged over the pixels (a negative average is drawn as 0). Scaling the weights makes a new model, so the blue exact p(v) changes with it.' }),
     problem);
   const tv = new LineChart(tvBox, [{ label: 'total-variation distance' }], { title: 'Distance to the exact p(v)', xLabel: 'chain steps', yLabel: 'TV', height: 200 });
 
@@ -432,13 +442,20 @@ function gibbsFigure(root) {
   let timer = null;
 
   const show = (s, updated) => {
-    drawGraph(graph, model.params, { ...s, updated });
-    const on = (values, name) => values.map((x, i) => (x ? `${name}${i + 1}` : null)).filter(Boolean).join(', ') || 'none';
-    explain.textContent = updated === 'hidden'
-      ? `Every hidden unit was drawn at once from p(h_j = 1 | v) (the numbers by the hidden units); on: ${on(s.hidden, 'h')}. Next: every visible unit at once from p(v_i = 1 | h).`
+    // Probabilities beside the layer just drawn only: the other layer's are stale.
+    drawGraph(graph, model.params, {
+      ...s, updated,
+      hiddenProb: updated === 'hidden' ? s.hiddenProb : [],
+      visibleProb: updated === 'visible' ? s.visibleProb : [],
+    });
+    const on = (values, name) => values.map((x, i) => (x ? sub(name, i + 1) : null)).filter(Boolean).join(', ') || 'none';
+    const state = s.visible.join('');
+    explain.innerHTML = (updated === 'hidden'
+      ? `Every hidden unit was drawn at once from p(${sub('h', 'j')} = 1 | v) (the numbers by the hidden units); on: ${on(s.hidden, 'h')}. Next: every visible unit at once from p(${sub('v', 'i')} = 1 | h).`
       : updated === 'visible'
-        ? `Every visible unit was drawn at once from p(v_i = 1 | h) (the numbers by the visible units); on: ${on(s.visible, 'v')}. Full steps so far: ${s.steps}. Next: the hidden layer again.`
-        : `The chain starts from a random visible state; on: ${on(s.visible, 'v')}. Next: every hidden unit at once from p(h_j = 1 | v).`;
+        ? `Every visible unit was drawn at once from p(${sub('v', 'i')} = 1 | h) (the numbers by the visible units); on: ${on(s.visible, 'v')}. Full steps so far: ${s.steps}. Next: the hidden layer again.`
+        : `The chain starts from visible state ${state}; on: ${on(s.visible, 'v')}. Next: every hidden unit at once from p(${sub('h', 'j')} = 1 | v).`)
+      + ' A filled circle is a unit in state 1, an empty one a unit in state 0.';
     explain.dataset.steps = String(s.steps);
     explain.dataset.updated = updated ?? '';
     next.textContent = s.hiddenNext ? 'Sample the hidden layer' : 'Sample the visible layer';
