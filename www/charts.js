@@ -49,10 +49,10 @@ export class LineChart {
    * With `robust`, the y axis spans the 2nd to 98th percentile of the points (widened a
    * little), so outliers run off the chart instead of squashing it.
    */
-  constructor(element, series, { title, xLabel = 'step', yLabel = '', height = 180, robust = false } = {}) {
+  constructor(element, series, { title, xLabel = 'step', yLabel = '', height = 180, robust = false, logX = false } = {}) {
     this.element = element;
     this.series = series;
-    this.options = { title, xLabel, yLabel, height, robust };
+    this.options = { title, xLabel, yLabel, height, robust, logX };
     this.columns = [[], ...series.map(() => [])];
     this.kept = []; // [{label, x: [], values: [[...] per series]}]
     this.waiting = document.createElement('p');
@@ -65,13 +65,14 @@ export class LineChart {
   }
 
   build() {
-    const { title, xLabel, yLabel, height, robust } = this.options;
+    const { title, xLabel, yLabel, height, robust, logX } = this.options;
     const axis = { stroke: cssVar('--fg', '#222'), grid: { stroke: cssVar('--line', '#ddd'), width: 1 },
       ticks: { stroke: cssVar('--line', '#ddd') } };
     const live = this.series.map((s, k) => ({
       label: s.label,
       stroke: s.colour ?? PALETTE[k % PALETTE.length],
       width: s.width ?? 1.5,
+      ...(s.dash ? { dash: s.dash } : {}),
       spanGaps: true,
       points: { show: false },
     }));
@@ -90,7 +91,8 @@ export class LineChart {
         width: this.width(),
         height,
         scales: {
-          x: { time: false },
+          // A log x axis (positive x only) for runs whose early steps matter most.
+          x: logX ? { time: false, distr: 3, log: 10 } : { time: false },
           y: robust ? { range: (u, min, max) => this.robustRange(min, max) } : {},
         },
         legend: { live: false },
@@ -222,10 +224,11 @@ export class LineChart {
     this.element.dataset[`${axis}Ticks`] = String(splits.length);
     const spacing = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : Math.abs(splits[0] ?? 1);
     const largest = Math.max(...splits.map(Math.abs));
-    if (largest !== 0 && (largest < 1e-3 || largest >= 1e6)) return splits.map((v) => (v === 0 ? '0' : v.toExponential(1)));
+    if (largest !== 0 && (largest < 1e-3 || largest >= 1e6)) return splits.map((v) => (v === null ? '' : v === 0 ? '0' : v.toExponential(1)));
     let decimals = 0;
     while (decimals < 6 && spacing > 0 && Math.abs(spacing * 10 ** decimals - Math.round(spacing * 10 ** decimals)) > 1e-6 * spacing * 10 ** decimals) decimals += 1;
-    return splits.map((v) => v.toLocaleString('en', { minimumFractionDigits: decimals, maximumFractionDigits: decimals }));
+    // A log axis leaves some splits unlabelled (null).
+    return splits.map((v) => (v === null ? '' : v.toLocaleString('en', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })));
   }
 
   /** Columns for export: x, then each live series. */

@@ -135,7 +135,7 @@ export function raceFigure(root) {
   const show = (s) => {
     state = s;
     if (!chart) {
-      chart = new LineChart(chartBox, [...s.runners.map((label) => ({ label })), { label: 'best possible', width: 1 }],
+      chart = new LineChart(chartBox, [...s.runners.map((label) => ({ label })), { label: 'best possible (−log 14)', width: 1, colour: '#8a8a84', dash: [6, 4] }],
         { title: 'Exact log-likelihood of the 14 pictures (nats)', xLabel: 'updates', yLabel: 'nats', height: 260 });
     }
     chart.push(s.steps, [...s.logLikelihood, s.best]);

@@ -384,7 +384,7 @@ function chainFigure(root) {
     el('h3', { text: 'Autocorrelation: how alike the state is to the state a lag of steps earlier' }),
     el('div', { class: 'bars-scroll' }, acf), el('p', { class: 'figure-note', text: 'Bars for lags 0 to 20, on a scale from 0 (forgotten) to 1 (the same state): each pixel’s autocorrelation along the chain, averaged over the pixels (a negative average is drawn as 0). Scaling the weights makes a new model, so the blue exact p(v) changes with it.' }),
     problem);
-  const tv = new LineChart(tvBox, [{ label: 'total-variation distance' }], { title: 'Distance to the exact p(v)', xLabel: 'chain steps', yLabel: 'TV', height: 200 });
+  const tv = new LineChart(tvBox, [{ label: 'total-variation distance' }], { title: 'Distance to the exact p(v)', xLabel: 'chain steps (log scale)', yLabel: 'TV', height: 200, logX: true });
 
   const show = (s) => {
     drawBars(histogram, { labels: s.exact.map((_, v) => bitString(v, M)), groups: [s.exact, s.frequencies], names: ['exact p(v)', 'visit frequency'] });
@@ -404,7 +404,7 @@ function chainFigure(root) {
     delete acf.dataset.values;
     show(await request('guide', 'chainNew', { name: 'walk', params: model.params, scale, start: 0, seed }));
   }, problem);
-  // Steps per frame grow with the run, so the distance chart covers many decades.
+  // Steps per frame grow with the run, so the log-scaled distance chart covers decades.
   const advance = latest(async () => {
     const done = Number(status.dataset.steps ?? 0);
     const steps = Math.max(5, Math.min(2000, Math.round(done / 20)));
