@@ -3,6 +3,7 @@
 //!
 //! - [`model`]: parameters, energy, free energy, conditionals and block-Gibbs chains.
 //! - [`train`]: minibatch learning with exact, Gibbs, CD-k and PCD-k negative phases.
+//! - [`ais`]: annealed importance sampling for `log Z` (and `log p(v)`) beyond enumeration.
 //! - [`exact`]: `log Z`, `log p(v)`, `p(v)` and model expectations by enumeration.
 //! - [`guide`]: the guide page's exact figures on tiny models (the joint table, the
 //!   gradient's two terms, exact completion, one chain's visits and autocorrelation).
@@ -21,6 +22,7 @@
 //!
 //! The core never touches the browser; everything but `wasm` runs under `cargo test`.
 
+pub mod ais;
 pub mod cost;
 pub mod critics;
 pub mod data;
