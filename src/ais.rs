@@ -35,17 +35,10 @@ pub struct AisConfig {
 }
 
 impl AisConfig {
+    /// The engine's ranges of the settings table ([`crate::limits`]).
     fn check(&self) -> Result<()> {
-        if !(2..=100_000).contains(&self.runs) {
-            return Err(RbmError::setting("ais_runs", self.runs, "2 to 100000"));
-        }
-        if !(1..=1_000_000).contains(&self.temperatures) {
-            return Err(RbmError::setting(
-                "ais_temperatures",
-                self.temperatures,
-                "1 to 1000000",
-            ));
-        }
+        crate::limits::check_engine("ais_runs", self.runs as f64)?;
+        crate::limits::check_engine("ais_temperatures", self.temperatures as f64)?;
         Ok(())
     }
 }

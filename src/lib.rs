@@ -13,6 +13,7 @@
 //! - [`modelfile`]: the JSON model file; [`snapshot`]: the binary autosave of a run.
 //! - [`limits`]: every setting's range, for the engine and for the page;
 //!   [`size`]: checked arithmetic for sizes from outside; [`cost`]: work estimates.
+//! - [`tempering`]: parallel tempering, chains at several temperatures that exchange states.
 //! - [`monitor`]: learning-curve quantities (pseudo-log-likelihood, free-energy gap).
 //! - [`trigram`], [`critics`]: the article's first example, a trigram model of two
 //!   critics' five-word reviews.
@@ -39,6 +40,7 @@ pub mod monitor;
 pub mod rng;
 pub mod size;
 pub mod snapshot;
+pub mod tempering;
 pub mod train;
 pub mod trigram;
 

@@ -175,6 +175,28 @@ pub const SETTINGS: &[Setting] = &[
         Range::closed(1.0, 100_000.0),
         Range::closed(1.0, 200.0),
     ),
+    // Parallel tempering's ladder (`tempering`): inverse temperatures 1 down to beta_min.
+    int(
+        "temperatures",
+        Range::closed(1.0, 100.0),
+        Range::closed(1.0, 20.0),
+    ),
+    float(
+        "beta_min",
+        Range::open_above(0.0, 1.0),
+        Range::open_above(0.0, 1.0),
+    ),
+    // Annealed importance sampling's runs and intermediate temperatures (`ais`).
+    int(
+        "ais_runs",
+        Range::closed(2.0, 100_000.0),
+        Range::closed(2.0, 1000.0),
+    ),
+    int(
+        "ais_temperatures",
+        Range::closed(1.0, 1_000_000.0),
+        Range::closed(10.0, 20_000.0),
+    ),
     int(
         "side",
         Range::closed(1.0, MAX_BARS_AND_STRIPES_SIDE as f64),

@@ -17,6 +17,7 @@
 
 use wasm_bindgen::prelude::*;
 
+use crate::ais::{self, Ais, AisConfig};
 use crate::cost;
 use crate::critics::{self, Critic};
 use crate::data::{self, Dataset};
@@ -377,6 +378,8 @@ pub struct JsTrainer {
     evaluation_rng: Rng,
     evaluation: Option<EvaluationJob>,
     distribution: Option<VisibleDistributionJob>,
+    /// An AIS estimate of `log Z` under way, with the update count it started at.
+    ais: Option<(Ais, f64)>,
     /// The "use the model" panel's completion under way, with its own generator.
     completion: Option<(Completion, Rng)>,
 }
@@ -419,6 +422,7 @@ impl JsTrainer {
             held_out: None,
             evaluation: None,
             distribution: None,
+            ais: None,
             completion: None,
         }
     }
@@ -705,6 +709,91 @@ impl JsTrainer {
         to_js(&point)
     }
 
+    /// Starts an AIS estimate of `log Z` (`runs` runs, `temperatures` intermediate
+    /// distributions from the training data's base rate) on a snapshot of the current
+    /// model, computed by `advanceAis`. Seeded from the run's seed and update count, so
+    /// a replayed run draws the same estimates.
+    #[wasm_bindgen(js_name = startAis)]
+    pub fn start_ais(&mut self, runs: f64, temperatures: f64) -> Result<(), JsError> {
+        let runs = count("ais_runs", runs)?;
+        let temperatures = count("ais_temperatures", temperatures)?;
+        let steps = self.inner.steps_done();
+        let base = ais::base_rate_biases(self.inner.data()).map_err(js_error)?;
+        let seed = self.inner.config().seed ^ steps.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0xa15;
+        let job = Ais::new(
+            self.inner.model().clone(),
+            base,
+            AisConfig {
+                runs,
+                temperatures,
+                seed,
+            },
+        )
+        .map_err(js_error)?;
+        self.ais = Some((job, steps as f64));
+        Ok(())
+    }
+
+    #[wasm_bindgen(getter, js_name = aisRunning)]
+    pub fn ais_running(&self) -> bool {
+        self.ais.is_some()
+    }
+
+    /// The running estimate's fraction done (0 when none runs).
+    #[wasm_bindgen(getter, js_name = aisProgress)]
+    pub fn ais_progress(&self) -> f64 {
+        self.ais.as_ref().map_or(0.0, |(job, _)| job.progress())
+    }
+
+    /// Works about `flop_budget` operations on the AIS estimate; when it finishes,
+    /// returns `{step, log_partition, standard_error, low, high, runs, temperatures,
+    /// log_likelihood_train, log_likelihood_held_out}` (the means over up to 1,000
+    /// training rows and the held-out set, their error that of log Z) and clears it.
+    #[wasm_bindgen(js_name = advanceAis)]
+    pub fn advance_ais(&mut self, flop_budget: f64) -> Result<JsValue, JsError> {
+        let Some((job, step)) = self.ais.as_mut() else {
+            return Err(JsError::new("no AIS estimate is under way"));
+        };
+        if !job.advance(flop_budget) {
+            return Ok(JsValue::UNDEFINED);
+        }
+        let estimate = job.result().expect("finished");
+        let step = *step;
+        let model = self.inner.model();
+        let data = self.inner.data();
+        let rows = data.rows().min(AIS_TRAIN_ROWS);
+        let subset = Matrix::from_vec(
+            rows,
+            data.cols(),
+            data.as_slice()[..rows * data.cols()].to_vec(),
+        )
+        .ok_or_else(|| JsError::new("training subset"))?;
+        let (train, _) = ais::mean_log_likelihood(model, &subset, &estimate).map_err(js_error)?;
+        let held_out = match self.held_out.as_ref().filter(|h| h.rows() > 0) {
+            Some(h) => Some(
+                ais::mean_log_likelihood(model, h, &estimate)
+                    .map_err(js_error)?
+                    .0,
+            ),
+            None => None,
+        };
+        #[derive(serde::Serialize)]
+        struct Point {
+            step: f64,
+            #[serde(flatten)]
+            estimate: ais::AisEstimate,
+            log_likelihood_train: f64,
+            log_likelihood_held_out: Option<f64>,
+        }
+        self.ais = None;
+        to_js(&Point {
+            step,
+            estimate,
+            log_likelihood_train: train,
+            log_likelihood_held_out: held_out,
+        })
+    }
+
     /// Starts the exact `p_β(v)` of every visible state (at most 16 visible units) on
     /// a snapshot of the current model, computed by `advanceDistribution`.
     #[wasm_bindgen(js_name = startDistribution)]
@@ -737,6 +826,10 @@ impl JsTrainer {
         exact::visible_distribution(self.inner.model(), beta).map_err(js_error)
     }
 }
+
+/// AIS points average the training set's log p(v) over its first rows only (the
+/// held-out set is used whole), like the learning curves' other estimates.
+const AIS_TRAIN_ROWS: usize = 1000;
 
 /// The page shows the exact distribution next to the chains up to 2^16 states.
 const MAX_DISTRIBUTION_UNITS: usize = 16;

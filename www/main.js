@@ -566,6 +566,7 @@ function restored({ meta, running: settings, data, curves }) {
   strip.length = 0;
   for (const [step, error] of curves.recon) charts.recon.push(step, [error]);
   for (const e of curves.evaluation) recordEvaluation(e);
+  for (const a of curves.ais ?? []) recordAis(a);
   if (!$('notice').hidden && !/restored/.test($('notice-text').textContent)) showNotice('');
   setNote(`Restored: ${meta.title}. Paused; press Train to go on.`);
   sendQuietly('runs');
@@ -599,6 +600,10 @@ function receiveFrame(frame) {
   slowUpdates = frame.updateMs > 250 || (frame.stats?.wall_time_ms ?? 0) > 250;
   if (frame.stats) charts.recon.push(frame.stats.step, [frame.stats.reconstruction_error]);
   if (frame.evaluation) recordEvaluation(frame.evaluation);
+  if (frame.ais) recordAis(frame.ais);
+  if (frame.aisProgress !== null && frame.aisProgress !== undefined) {
+    $('ais-progress').textContent = `Estimating log Z by AIS: ${Math.round(frame.aisProgress * 100)} %`;
+  } else $('ais-progress').textContent = '';
   if (frame.learned) learned = frame.learned;
   if (frame.activation) activation = frame.activation;
   recordChains(frame);
@@ -614,6 +619,10 @@ const charts = {
     { label: 'pseudo-log-likelihood' },
     { label: 'exact log-likelihood, training' },
     { label: 'exact log-likelihood, held out' },
+    { label: 'AIS log-likelihood, training', colour: '#3a9a5b' },
+    { label: 'AIS log-likelihood, held out', colour: '#9a4fb5' },
+    { label: 'AIS held out, −3σ', colour: '#9a4fb5', width: 1, dash: [3, 3] },
+    { label: 'AIS held out, +3σ', colour: '#9a4fb5', width: 1, dash: [3, 3] },
   ], { title: 'Log-likelihood per image (nats)', yLabel: 'nats' }),
   gap: new LineChart($('chart-gap'), [{ label: 'F(held out) − F(training)' }],
     { title: 'Free-energy gap (overfitting monitor)', yLabel: 'nats' }),
@@ -627,6 +636,7 @@ const charts = {
 
 function clearCharts() {
   for (const chart of Object.values(charts)) chart.clear();
+  $('ais-note').textContent = '';
 }
 
 // ---- warnings a practitioner would want ---------------------------------------------------
@@ -675,11 +685,23 @@ function checkWarnings(e) {
   }
 }
 
+/** An AIS point: log p(v) = -F(v) - log Z, with log Z's ±3σ carried to the held-out mean. */
+function recordAis(a) {
+  const heldOut = a.log_likelihood_held_out;
+  const spread = (bound) => (heldOut === null || !Number.isFinite(bound) ? null : heldOut - (bound - a.log_partition));
+  charts.likelihood.push(a.step, [null, null, null, a.log_likelihood_train, heldOut, spread(a.high), spread(a.low)]);
+  $('ais-note').textContent = `AIS at step ${a.step.toLocaleString('en')}: log Z = ${a.log_partition.toFixed(2)} ± ${a.standard_error.toFixed(2)} `
+    + `(standard error, ${a.runs} runs, ${a.temperatures.toLocaleString('en')} temperatures); `
+    + `log-likelihood ${a.log_likelihood_train.toFixed(2)} training${heldOut === null ? '' : `, ${heldOut.toFixed(2)} held out`} nats. `
+    + 'The dashed lines are ±3 standard errors; AIS tends to underestimate log Z slightly, so these curves lean high.';
+  $('ais-note').dataset.standardError = String(a.standard_error);
+}
+
 function recordEvaluation(e) {
   charts.likelihood.push(e.step, [e.pseudo_log_likelihood, e.log_likelihood_train, e.log_likelihood_held_out]);
   checkWarnings(e);
   if (e.free_energy_gap !== undefined && e.free_energy_gap !== null) charts.gap.push(e.step, [e.free_energy_gap]);
-  $('exact-note').textContent = e.exact_unavailable ? `Exact log-likelihood not shown: ${e.exact_unavailable}.` : '';
+  $('exact-note').textContent = e.exact_unavailable ? `Exact log-likelihood not shown: ${e.exact_unavailable}; AIS estimates it instead (below).` : '';
   $('chart-gap').hidden = e.free_energy_gap === undefined || e.free_energy_gap === null;
   $('gap-note').textContent = $('chart-gap').hidden
     ? 'The free-energy gap needs held-out data: MNIST keeps 1,000 digits aside for it.' : '';

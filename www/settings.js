@@ -38,6 +38,10 @@ export const SETTINGS = [
     help: 'Length of the run in passes through the training set; training pauses at the end.' },
   { id: 'seed', key: 'seed', kind: 'int', label: 'Seed',
     help: 'Seeds the initial weights, the minibatch order and every sample: the same seed and settings give the same run.' },
+  { id: 'ais_runs', key: 'aisruns', kind: 'int', label: 'AIS runs',
+    help: 'When the exact log-likelihood is out of reach (more than about 14 hidden units on MNIST), annealed importance sampling estimates it: this many independent runs; more runs, a smaller error bar.' },
+  { id: 'ais_temperatures', key: 'aistemps', kind: 'int', label: 'AIS temperatures',
+    help: 'The intermediate distributions each AIS run passes through between a model of independent pixels and the RBM; more temperatures, a more accurate and slower estimate.' },
   { id: 'chains', key: 'chains', kind: 'int', label: 'Chains',
     help: 'Number of Gibbs chains animated in the Chains panel.' },
   { id: 'beta', key: 'beta', kind: 'float', label: 'Inverse temperature β',
@@ -75,7 +79,7 @@ export const SETTINGS = [
 ];
 
 const COMMON = { k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, seed: 1, beta: 1,
-  steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4, pace: '0',
+  steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4, pace: '0', ais_runs: 50, ais_temperatures: 500,
   smoothing_k: 0.01, temperature: 0.5, context: 'the plot',
   hide_part: 'top', completion_method: 'gibbs', completion_chains: 8, completion_steps: 200, noise_level: 0.1, denoise_method: 'meanfield', brush: 2 };
 

@@ -23,6 +23,8 @@ const FLOPS_PER_MS = 1e7;
 const SLICE_FLOPS = SLICE_MS * FLOPS_PER_MS;
 const EVALUATE_EVERY_MS = 250;
 const CURVE_POINTS = 200;
+/** AIS points a run draws while training (one more at each pause and at the end). */
+const AIS_POINTS = 10;
 const LEARNED_EVERY_MS = 400;
 const AUTOSAVE_EVERY_MS = 5000;
 /** Settings whose single update is estimated above this are refused. */
@@ -42,9 +44,9 @@ const SHOW_PROGRESS_MS = 250;
 
 /** The settings `retune` changes (same model, new optimiser), and those `view` changes. */
 const TRAINING_KEYS = ['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains'];
-const VIEW_KEYS = ['beta', 'steps_per_frame', 'chain_show', 'chain_start', 'epochs', 'pace'];
+const VIEW_KEYS = ['beta', 'steps_per_frame', 'chain_show', 'chain_start', 'epochs', 'pace', 'ais_runs', 'ais_temperatures'];
 const NUMERIC = ['side', 'n_hidden', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size',
-  'persistent_chains', 'epochs', 'seed', 'chains', 'beta', 'steps_per_frame'];
+  'persistent_chains', 'epochs', 'seed', 'chains', 'beta', 'steps_per_frame', 'ais_runs', 'ais_temperatures'];
 const CHOICES = {
   data: ['mnist', 'bars', 'drawn', 'loaded'],
   algorithm: ['cd', 'pcd', 'gibbs', 'exact'],
@@ -200,7 +202,7 @@ function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
     visits: null,
     visitTotal: 0,
     exact: null, // {version, beta, p}
-    curves: run.curves ?? { recon: [], evaluation: [] },
+    curves: { recon: [], evaluation: [], ais: [], ...run.curves },
     untouched: !run.runId, // "Ready" until the first update or chain step
     updateMs: updateCost(trainingSettings(settings), trainer.nVisible).update / FLOPS_PER_MS,
   };
@@ -372,8 +374,34 @@ function evaluationSlice(force = false) {
   const { hidden_mean_activation: activation, ...curves } = point;
   lab.activation = Float32Array.from(activation);
   const evaluation = { step: lab.evaluationStep, ...curves };
+  lab.exactUnavailable = Boolean(evaluation.exact_unavailable);
   pushCurve(lab.curves.evaluation, evaluation);
   return evaluation;
+}
+
+/**
+ * When the exact log-likelihood is out of reach: an AIS estimate (ais.rs) about every
+ * tenth of a run, and once more for the model a pause or the run's end leaves. It runs
+ * in slices like the other curves, so the animation and Pause are not held up.
+ */
+function aisDue() {
+  // Not for a model nobody has trained yet: the page stays quiet until Train.
+  if (!lab.exactUnavailable || lab.untouched || lab.trainer.aisRunning || lab.aisVersion === lab.modelVersion) return false;
+  const spacing = Math.max(1, Math.ceil(runLength() / AIS_POINTS));
+  return !training || stepsDone() - (lab.aisStep ?? -Infinity) >= spacing;
+}
+
+function aisSlice() {
+  if (aisDue()) {
+    lab.trainer.startAis(lab.settings.ais_runs, lab.settings.ais_temperatures);
+    lab.aisStep = stepsDone();
+    lab.aisVersion = lab.modelVersion;
+  }
+  if (!lab.trainer.aisRunning) return null;
+  const point = lab.trainer.advanceAis(SLICE_FLOPS / 2);
+  if (!point) return null;
+  pushCurve(lab.curves.ais, point);
+  return point;
 }
 
 // ---- frames -------------------------------------------------------------------------------
@@ -386,13 +414,15 @@ function statusWord() {
   return lab.untouched ? 'ready' : 'paused';
 }
 
-function postFrame(status, { stats = null, evaluation = null, learned = false, stepped = false } = {}) {
+function postFrame(status, { stats = null, evaluation = null, ais = null, learned = false, stepped = false } = {}) {
   const { trainer, chains, m } = lab;
   const now = performance.now();
   const frame = {
     status,
     stats,
     evaluation,
+    ais,
+    aisProgress: lab.trainer.aisRunning ? lab.trainer.aisProgress : null,
     running: lab.settings,
     runId: lab.runId,
     seq: appliedSeq,
@@ -533,6 +563,7 @@ let lastPosted = 0;
 
 function busy() {
   return lab && (training || finishing || chainsPlaying || frameStepsLeft > 0 || lab.trainer.evaluationRunning
+    || lab.trainer.aisRunning || aisDue()
     || lab.distributionJob || lab.evaluatedVersion !== lab.modelVersion || lab.completion);
 }
 
@@ -540,6 +571,7 @@ function schedule() {
   if (scheduled || poisoned || !busy()) return;
   scheduled = true;
   const onlyChains = !training && !finishing && !lab.trainer.evaluationRunning && !lab.distributionJob
+    && !lab.trainer.aisRunning
     && frameStepsLeft === 0 && lab.evaluatedVersion === lab.modelVersion && !lab.completion;
   const paced = training && Number(lab.settings.pace) > 0;
   setTimeout(loop, onlyChains || paced ? 16 : 0);
@@ -603,12 +635,13 @@ function loop() {
     completionSlice();
     const evaluation = evaluationSlice();
     const exactDone = distributionSlice();
+    const ais = aisSlice();
     const ended = wasTraining && !training && !finishing;
     // Slow chains (a big model, many steps per frame) still show progress a few times a second.
     const overdue = performance.now() - lastPosted > SHOW_PROGRESS_MS;
-    if (stats || frameDone || evaluation || exactDone || ended || overdue) {
+    if (stats || frameDone || evaluation || exactDone || ais || ended || overdue) {
       const status = ended && runFinished() ? 'finished' : statusWord();
-      postFrame(status, { stats, evaluation, learned: ended });
+      postFrame(status, { stats, evaluation, ais, learned: ended });
     }
     maybeAutosave();
   } catch (error) {

@@ -1,0 +1,44 @@
+// AIS on the page (issue 11): on MNIST with 100 hidden units (784 x 100, far beyond
+// exact enumeration) the likelihood chart shows AIS estimates of the training and
+// held-out log-likelihood with ±3σ error bars, computed in slices while training runs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { withLab, waitForStatus } from './helpers.mjs';
+
+test('a 784 x 100 model gets AIS log-likelihood points with error bars, in the background', async () => {
+  await withLab({ hash: '#seed=2&aisruns=20&aistemps=300' }, async ({ page }) => {
+    await page.click('#train');
+    await page.waitForFunction(() => /AIS at step \d+/.test(document.getElementById('ais-note').textContent), null, { timeout: 120000 });
+    // Training went on while AIS ran (it is sliced), and Pause still answers.
+    await page.click('#train');
+    await waitForStatus(page, ['Paused', 'Training paused']);
+    const note = await page.textContent('#ais-note');
+    const match = /log Z = ([\d.]+) ± ([\d.]+) \(standard error, 20 runs, 300 temperatures\); log-likelihood (-[\d.]+) training, (-[\d.]+) held out nats/.exec(note);
+    assert.ok(match, note);
+    const [, logZ, error, train, heldOut] = match.map(Number);
+    assert.ok(logZ > 0 && error > 0 && error < 2, note);
+    // An RBM on binarised MNIST sits between the independent-pixel model (about -206
+    // nats on this split) and the best published RBMs (about -86): a wrong sign or a
+    // wrong log Z lands outside.
+    for (const v of [train, heldOut]) assert.ok(v > -230 && v < -80, note);
+    const legend = await page.$$eval('#chart-likelihood .u-legend .u-series', (rows) => rows.filter((r) => !r.hidden).map((r) => r.textContent.trim()));
+    for (const label of ['AIS log-likelihood, training', 'AIS log-likelihood, held out', 'AIS held out, −3σ', 'AIS held out, +3σ']) {
+      assert.ok(legend.includes(label), legend.join(' | '));
+    }
+    // The error bars bracket the held-out estimate at every AIS point of the exported curves.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-curves')]);
+    const chunks = [];
+    for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+    const at = {};
+    for (const line of Buffer.concat(chunks).toString('utf8').trim().split('\n').slice(1)) {
+      const [, curve, step, value] = /^"([^"]+)",(\d+),(.+)$/.exec(line);
+      (at[step] ??= {})[curve] = Number(value);
+    }
+    const points = Object.values(at).filter((p) => 'AIS log-likelihood, held out' in p);
+    assert.ok(points.length >= 1);
+    for (const p of points) {
+      assert.ok(p['AIS held out, −3σ'] < p['AIS log-likelihood, held out'] && p['AIS log-likelihood, held out'] < p['AIS held out, +3σ'], JSON.stringify(p));
+    }
+    assert.equal(await page.$eval('#exact-note', (n) => /AIS estimates it instead/.test(n.textContent)), true);
+  });
+});
