@@ -36,6 +36,8 @@ fn main() {
         weight_decay: 1e-4,
         batch_size: 100,
         persistent_chains: 0,
+        temperatures: 4,
+        beta_min: 0.5,
         seed: 1,
     };
     let mut trainer = Trainer::new(config, &train.images).expect("valid settings");

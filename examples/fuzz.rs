@@ -401,6 +401,8 @@ fn snapshot_corpus() -> Vec<Vec<u8>> {
             k: 2,
             batch_size: 7,
             persistent_chains: if algorithm == Algorithm::Pcd { 5 } else { 0 },
+            temperatures: 4,
+            beta_min: 0.5,
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(config, &bars().images).expect("trainer");

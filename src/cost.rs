@@ -52,6 +52,13 @@ pub fn update_piece(config: &TrainConfig, n_visible: usize) -> f64 {
     let update = 2.0 * chains * mn + 10.0 * mn;
     match config.algorithm {
         Algorithm::Exact => positive.max(exact_negative(m, n) + 10.0 * mn),
+        // A tempering sweep is one piece: every temperature's step and the energies.
+        Algorithm::Tempering => positive
+            .max(
+                config.temperatures as f64
+                    * (1.5 * gibbs_step(config.negative_chains(), m, n) + 2.0 * chains * mn),
+            )
+            .max(update),
         _ => positive
             .max(gibbs_step(config.negative_chains(), m, n))
             .max(2.0 * chains * mn + chains * n as f64 * TRANSCENDENTAL)
@@ -82,6 +89,14 @@ pub fn update(config: &TrainConfig, n_visible: usize) -> f64 {
         }
         Algorithm::Gibbs | Algorithm::Pcd => {
             positive + config.k as f64 * gibbs_step(chains, m, n) + finish
+        }
+        // Each sweep: a Gibbs step and one more hidden half step at every temperature,
+        // and the energies of every state for the exchanges.
+        Algorithm::Tempering => {
+            positive
+                + (config.k * config.temperatures) as f64
+                    * (1.5 * gibbs_step(chains, m, n) + 2.0 * chains as f64 * product(m, n))
+                + finish
         }
     }
 }
@@ -119,6 +134,8 @@ mod tests {
         let pcd = TrainConfig {
             algorithm: Algorithm::Pcd,
             persistent_chains: 1000,
+            temperatures: 4,
+            beta_min: 0.5,
             ..base.clone()
         };
         assert!(cost(&pcd) > cost(&base));

@@ -203,6 +203,11 @@ impl<'a> Reader<'a> {
         Ok(rng)
     }
 
+    /// Whether every byte has been read (an optional trailing block is absent).
+    pub fn at_end(&self) -> bool {
+        self.at == self.bytes.len()
+    }
+
     pub fn finish(self) -> Result<()> {
         if self.at == self.bytes.len() {
             Ok(())

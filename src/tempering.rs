@@ -66,6 +66,50 @@ impl Tempering {
         })
     }
 
+    /// Ladders from saved visible states (`levels[t]` at `betas[t]`), the sweep count
+    /// (its parity picks the next exchanges) and the exchange counts.
+    pub fn from_parts(
+        rbm: &Rbm,
+        betas: Vec<f32>,
+        visible: Vec<Matrix>,
+        sweeps: u64,
+        proposed: Vec<u64>,
+        accepted: Vec<u64>,
+    ) -> Result<Self> {
+        let pairs = betas.len().saturating_sub(1);
+        if visible.len() != betas.len() || proposed.len() != pairs || accepted.len() != pairs {
+            return Err(RbmError::Shape(
+                "the saved ladder does not match its temperatures".into(),
+            ));
+        }
+        if accepted.iter().zip(&proposed).any(|(a, p)| a > p) {
+            return Err(RbmError::Shape(
+                "more exchanges accepted than proposed".into(),
+            ));
+        }
+        let levels = visible
+            .into_iter()
+            .map(|v| GibbsChains::from_visible(rbm, v))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tempering {
+            betas,
+            levels,
+            sweeps,
+            proposed,
+            accepted,
+        })
+    }
+
+    /// Each temperature's chains (the visible states are what a snapshot keeps).
+    pub fn levels(&self) -> &[GibbsChains] {
+        &self.levels
+    }
+
+    /// Exchanges proposed and accepted per neighbouring pair.
+    pub fn exchange_counts(&self) -> (&[u64], &[u64]) {
+        (&self.proposed, &self.accepted)
+    }
+
     pub fn betas(&self) -> &[f32] {
         &self.betas
     }

@@ -7,7 +7,10 @@
 //! - `exact`: enumeration of the smaller layer ([`crate::exact`]);
 //! - `gibbs`: fresh chains from uniform noise, `k` block-Gibbs steps;
 //! - `cd` (contrastive divergence, Hinton 2002): chains start at the minibatch, `k` steps;
-//! - `pcd` (persistent CD, Tieleman 2008): chains persist across updates, `k` steps each.
+//! - `pcd` (persistent CD, Tieleman 2008): chains persist across updates, `k` steps each;
+//! - `tempering` (parallel tempering, Desjardins et al. 2010): persistent chains at
+//!   `temperatures` inverse temperatures from 1 down to `beta_min`, `k` sweeps with
+//!   exchanges each ([`crate::tempering`]); the β = 1 chains give the model term.
 //!
 //! Sampled negative phases use the chains' visible samples and the hidden
 //! probabilities given them (Rao–Blackwellised hidden statistics).
@@ -21,6 +24,7 @@ use crate::exact;
 use crate::linalg::{gemm, Matrix, Strided};
 use crate::model::{GibbsChains, Rbm};
 use crate::rng::{self, Rng};
+use crate::tempering::{self, Tempering};
 use crate::{size, snapshot};
 
 /// How the model term of the gradient is estimated.
@@ -31,6 +35,7 @@ pub enum Algorithm {
     Gibbs,
     Cd,
     Pcd,
+    Tempering,
 }
 
 /// Training settings as a user gives them; [`TrainConfig::check`] validates them.
@@ -46,8 +51,12 @@ pub struct TrainConfig {
     pub momentum: f32,
     pub weight_decay: f32,
     pub batch_size: usize,
-    /// Number of persistent chains for `pcd`; 0 means one per minibatch row.
+    /// Number of persistent chains for `pcd` and `tempering` (per temperature); 0 means
+    /// one per minibatch row.
     pub persistent_chains: usize,
+    /// `tempering`: how many inverse temperatures, from 1 down to `beta_min`.
+    pub temperatures: usize,
+    pub beta_min: f32,
     pub seed: u64,
 }
 
@@ -62,6 +71,8 @@ impl Default for TrainConfig {
             weight_decay: 1e-4,
             batch_size: 20,
             persistent_chains: 0,
+            temperatures: 4,
+            beta_min: 0.5,
             seed: 1,
         }
     }
@@ -113,6 +124,13 @@ impl TrainConfig {
             Engine,
         )?;
         check_shown("seed", c.seed as f64, &c.seed, Engine)?;
+        check_shown(
+            "temperatures",
+            c.temperatures as f64,
+            &c.temperatures,
+            Engine,
+        )?;
+        check_shown("beta_min", c.beta_min.into(), &c.beta_min, Engine)?;
         if !(1..=n_examples.min(MAX_CHAINS)).contains(&c.batch_size) {
             return Err(RbmError::setting(
                 "batch_size",
@@ -136,7 +154,9 @@ impl TrainConfig {
 
     /// Chains the negative phase runs: the minibatch, or the persistent chains of `pcd`.
     pub fn negative_chains(&self) -> usize {
-        if self.algorithm == Algorithm::Pcd && self.persistent_chains > 0 {
+        if matches!(self.algorithm, Algorithm::Pcd | Algorithm::Tempering)
+            && self.persistent_chains > 0
+        {
             self.persistent_chains
         } else {
             self.batch_size
@@ -172,6 +192,7 @@ pub struct Trainer {
     velocity_b: Vec<f32>,
     velocity_c: Vec<f32>,
     persistent: Option<GibbsChains>,
+    tempering: Option<Tempering>,
     // Reused buffers: the minibatch chain (it starts at the data) and the gradient.
     batch_chain: GibbsChains,
     grad_w: Vec<f32>,
@@ -269,8 +290,20 @@ impl Trainer {
         } else {
             None
         };
+        let tempering = if c.algorithm == Algorithm::Tempering {
+            let betas = tempering::ladder(c.temperatures, c.beta_min)?;
+            Some(Tempering::random(
+                &model,
+                c.negative_chains(),
+                betas,
+                &mut rng,
+            )?)
+        } else {
+            None
+        };
         let order: Vec<usize> = (0..data.rows()).collect();
         let mut trainer = Trainer::assemble(config, model, data, rng, order, persistent)?;
+        trainer.tempering = tempering;
         trainer.reshuffle();
         Ok(trainer)
     }
@@ -298,6 +331,7 @@ impl Trainer {
             velocity_b: vec![0.0; m],
             velocity_c: vec![0.0; n],
             persistent,
+            tempering: None,
             batch_chain,
             grad_w: vec![0.0; m * n],
             negative_w: vec![0.0; m * n],
@@ -331,6 +365,11 @@ impl Trainer {
     /// The persistent chains of `pcd`, if any.
     pub fn persistent_chains(&self) -> Option<&GibbsChains> {
         self.persistent.as_ref()
+    }
+
+    /// The ladders of `tempering`, if any (their exchange acceptance rates, say).
+    pub fn tempering(&self) -> Option<&Tempering> {
+        self.tempering.as_ref()
     }
 
     /// True while an update begun by [`Trainer::advance`] has not finished.
@@ -444,7 +483,7 @@ impl Trainer {
                         Some(GibbsChains::random(&self.model, batch, &mut self.rng)),
                         k,
                     ),
-                    Algorithm::Pcd => (None, k),
+                    Algorithm::Pcd | Algorithm::Tempering => (None, k),
                 };
                 match algorithm {
                     Algorithm::Exact => Stage::Update,
@@ -453,9 +492,17 @@ impl Trainer {
                 }
             }
             Stage::Negative => {
-                let chains =
-                    negative_chains(algorithm, chain, &mut pending.fresh, &mut self.persistent)?;
-                chains.run(&self.model, 1, 1.0, &mut self.rng);
+                if let Some(ladders) = self.tempering.as_mut() {
+                    ladders.sweep(&self.model, &mut self.rng);
+                } else {
+                    let chains = negative_chains(
+                        algorithm,
+                        chain,
+                        &mut pending.fresh,
+                        &mut self.persistent,
+                    )?;
+                    chains.run(&self.model, 1, 1.0, &mut self.rng);
+                }
                 pending.remaining -= 1;
                 if pending.remaining > 0 {
                     Stage::Negative
@@ -464,8 +511,12 @@ impl Trainer {
                 }
             }
             Stage::NegativeHidden => {
-                let chains =
-                    negative_chains(algorithm, chain, &mut pending.fresh, &mut self.persistent)?;
+                let chains = match self.tempering.as_mut() {
+                    Some(ladders) => ladders.cold_mut(),
+                    None => {
+                        negative_chains(algorithm, chain, &mut pending.fresh, &mut self.persistent)?
+                    }
+                };
                 chains.refresh_hidden_prob(&self.model, 1.0);
                 Stage::Update
             }
@@ -503,12 +554,15 @@ impl Trainer {
                 (to_f32(&expectations.visible), to_f32(&expectations.hidden))
             }
             algorithm => {
-                let chains = negative_chains(
-                    algorithm,
-                    &mut self.batch_chain,
-                    &mut fresh,
-                    &mut self.persistent,
-                )?;
+                let chains = match self.tempering.as_mut() {
+                    Some(ladders) => ladders.cold_mut(),
+                    None => negative_chains(
+                        algorithm,
+                        &mut self.batch_chain,
+                        &mut fresh,
+                        &mut self.persistent,
+                    )?,
+                };
                 chain_statistics(chains, &mut self.negative_w)
             }
         };
@@ -629,6 +683,24 @@ impl Trainer {
             }
             None => w.u64(0),
         }
+        // The ladders of `tempering` (absent from older snapshots, which end here): as
+        // with PCD only the visible states are state; the sweep count's parity picks
+        // the next exchanges.
+        match &self.tempering {
+            Some(ladders) => {
+                w.u64(ladders.levels().len() as u64);
+                w.u64(ladders.cold().len() as u64);
+                w.u64(ladders.sweeps());
+                for level in ladders.levels() {
+                    w.f32s(level.visible.as_slice());
+                }
+                let (proposed, accepted) = ladders.exchange_counts();
+                for &count in proposed.iter().chain(accepted) {
+                    w.u64(count);
+                }
+            }
+            None => w.u64(0),
+        }
         Ok(w.finish())
     }
 
@@ -707,8 +779,50 @@ impl Trainer {
             (_, 0) => None,
             (_, _) => return Err(bad("persistent chains saved for an algorithm without them")),
         };
+        let levels = if r.at_end() {
+            0
+        } else {
+            r.count("the tempering levels", 1000)?
+        };
+        let tempering = match (config.get().algorithm, levels) {
+            (Algorithm::Tempering, count) if count == config.get().temperatures => {
+                let chains = r.count("the tempering chains", crate::limits::MAX_CHAINS as u64)?;
+                if chains != config.get().negative_chains() {
+                    return Err(bad(format!(
+                        "{chains} tempering chains saved, the settings need {}",
+                        config.get().negative_chains()
+                    )));
+                }
+                let sweeps = r.u64()?;
+                let visible = (0..count)
+                    .map(|_| r.binary_matrix("tempering chains", chains, m))
+                    .collect::<Result<Vec<_>>>()?;
+                let counts = (0..2 * (count - 1))
+                    .map(|_| r.u64())
+                    .collect::<Result<Vec<_>>>()?;
+                let (proposed, accepted) = counts.split_at(count - 1);
+                let betas = tempering::ladder(count, config.get().beta_min)?;
+                Some(Tempering::from_parts(
+                    &model,
+                    betas,
+                    visible,
+                    sweeps,
+                    proposed.to_vec(),
+                    accepted.to_vec(),
+                )?)
+            }
+            (Algorithm::Tempering, count) => {
+                return Err(bad(format!(
+                    "{count} tempering levels saved, the settings need {}",
+                    config.get().temperatures
+                )))
+            }
+            (_, 0) => None,
+            (_, _) => return Err(bad("tempering ladders saved for another algorithm")),
+        };
         r.finish()?;
         let mut trainer = Trainer::assemble(config, model, data.clone(), rng, order, persistent)?;
+        trainer.tempering = tempering;
         trainer.cursor = cursor;
         trainer.steps_done = steps_done;
         trainer.velocity_w = velocity_w;
@@ -735,6 +849,7 @@ fn negative_chains<'a>(
             .as_mut()
             .ok_or_else(|| RbmError::Data("pcd has no persistent chains".into())),
         Algorithm::Exact => Err(RbmError::Data("exact has no chains".into())),
+        Algorithm::Tempering => Err(RbmError::Data("tempering keeps its own ladders".into())),
     }
 }
 

@@ -734,6 +734,15 @@ impl JsTrainer {
         Ok(())
     }
 
+    /// Parallel tempering's exchange acceptance rate per neighbouring pair of
+    /// temperatures, hottest last (empty for the other algorithms; NaN before any).
+    #[wasm_bindgen(getter, js_name = exchangeRates)]
+    pub fn exchange_rates(&self) -> Vec<f64> {
+        self.inner
+            .tempering()
+            .map_or_else(Vec::new, |t| t.acceptance_rates())
+    }
+
     #[wasm_bindgen(getter, js_name = aisRunning)]
     pub fn ais_running(&self) -> bool {
         self.ais.is_some()

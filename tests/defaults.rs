@@ -59,6 +59,8 @@ fn page_defaults() -> (TrainConfig, usize) {
         weight_decay: get("weight_decay").parse().unwrap(),
         batch_size: get("batch_size").parse().unwrap(),
         persistent_chains: get("persistent_chains").parse().unwrap(),
+        temperatures: 4,
+        beta_min: 0.5,
         seed: 1,
     };
     (config, get("chains").parse().unwrap())
@@ -134,6 +136,8 @@ fn the_old_default_for_comparison() {
         algorithm: Algorithm::Cd,
         learning_rate: 0.05,
         persistent_chains: 0,
+        temperatures: 4,
+        beta_min: 0.5,
         ..config
     };
     for seed in [1, 2, 3] {

@@ -233,6 +233,8 @@ fn race(seed: u64) {
             weight_decay: 0.0,
             batch_size: data.rows(),
             persistent_chains: 0,
+            temperatures: 4,
+            beta_min: 0.5,
             seed,
         };
         let mut trainer = Trainer::new(config, &data).unwrap();

@@ -8,11 +8,12 @@ use rbm_lab::exact::{self, VisibleDistributionJob};
 use rbm_lab::monitor::{self, EvaluationJob};
 use rbm_lab::{data, rng, snapshot, Algorithm, Matrix, TrainConfig, Trainer};
 
-const ALGORITHMS: [Algorithm; 4] = [
+const ALGORITHMS: [Algorithm; 5] = [
     Algorithm::Cd,
     Algorithm::Pcd,
     Algorithm::Gibbs,
     Algorithm::Exact,
+    Algorithm::Tempering,
 ];
 
 fn config(algorithm: Algorithm) -> TrainConfig {
@@ -24,7 +25,13 @@ fn config(algorithm: Algorithm) -> TrainConfig {
         momentum: 0.7,
         weight_decay: 1e-3,
         batch_size: 6,
-        persistent_chains: if algorithm == Algorithm::Pcd { 11 } else { 0 },
+        persistent_chains: if matches!(algorithm, Algorithm::Pcd | Algorithm::Tempering) {
+            11
+        } else {
+            0
+        },
+        temperatures: 4,
+        beta_min: 0.5,
         seed: 99,
     }
 }

@@ -36,6 +36,8 @@ fn config(algorithm: Algorithm, seed: u64) -> TrainConfig {
         weight_decay: 0.0,
         batch_size: 14,
         persistent_chains: 0,
+        temperatures: 4,
+        beta_min: 0.5,
         seed,
     }
 }
@@ -63,10 +65,38 @@ fn pcd_learns_bars_and_stripes() {
             k: 5,
             learning_rate: 0.05,
             persistent_chains: 100,
+            temperatures: 4,
+            beta_min: 0.5,
             ..config(Algorithm::Pcd, seed)
         };
         let (before, after) = gain(pcd, 4000);
         assert!(after - before > 2.9, "gain {}", after - before);
+    }
+}
+
+#[test]
+fn parallel_tempering_learns_bars_and_stripes_and_exchanges_states() {
+    // As PCD above, with 4 temperatures down to 0.5 per persistent chain.
+    for seed in [1, 2] {
+        let tempering = TrainConfig {
+            k: 5,
+            learning_rate: 0.05,
+            persistent_chains: 100,
+            temperatures: 4,
+            beta_min: 0.5,
+            ..config(Algorithm::Tempering, seed)
+        };
+        let set = data::bars_and_stripes(3).unwrap();
+        let mut trainer = Trainer::new(tempering.clone(), &set.images).unwrap();
+        let before = rbm_lab::exact::mean_log_likelihood(trainer.model(), &set.images).unwrap();
+        for _ in 0..4000 {
+            trainer.step(&|| 0.0).unwrap();
+        }
+        let after = rbm_lab::exact::mean_log_likelihood(trainer.model(), &set.images).unwrap();
+        let rates = trainer.tempering().unwrap().acceptance_rates();
+        println!("seed {seed}: {before:.3} -> {after:.3}; exchange acceptance {rates:.2?}");
+        assert!(after - before > 2.9, "gain {}", after - before);
+        assert!(rates.iter().all(|&r| r > 0.05 && r <= 1.0), "{rates:?}");
     }
 }
 

@@ -20,7 +20,8 @@ const CHAIN_SETTINGS = ['chains', 'beta', 'steps_per_frame', 'chain_start', 'cha
 // Which settings need a new model, which a new optimiser for the same model, and which
 // only change what the chains and the run do.
 const MODEL_KEYS = new Set(['data', 'side', 'n_hidden', 'seed', 'chains']);
-const TRAINING_KEYS = new Set(['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains']);
+const TRAINING_KEYS = new Set(['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains',
+  'temperatures', 'beta_min']);
 /** Frames of the chain-over-time strip: about 40 px each, 4 to 16 of them. */
 const stripFrames = () => Math.max(4, Math.min(16, Math.floor(($('strip').clientWidth || 640) / 40)));
 const reducedMotion = () => matchMedia('(prefers-reduced-motion: reduce)').matches;
@@ -166,7 +167,8 @@ function showValues() {
   for (const setting of LAB_SETTINGS) $(setting.id).value = String(values[setting.id]);
   $('pace').value = String(values.pace);
   $('field-side').hidden = values.data !== 'bars';
-  $('field-persistent_chains').hidden = values.algorithm !== 'pcd';
+  $('field-persistent_chains').hidden = values.algorithm !== 'pcd' && values.algorithm !== 'tempering';
+  for (const id of ['temperatures', 'beta_min']) $(`field-${id}`).hidden = values.algorithm !== 'tempering';
   $('field-k').hidden = values.algorithm === 'exact';
   $('drawn-editor').hidden = values.data !== 'drawn';
   $('loaded-editor').hidden = values.data !== 'loaded';
@@ -746,6 +748,8 @@ function describe(frame) {
     if (s.samples_per_second) parts.push(`${Math.round(s.samples_per_second).toLocaleString('en')} samples/s`);
     parts.push(`update/weight ${s.update_ratio.toExponential(1)}`);
   }
+  const rates = frame.exchangeRates?.filter(Number.isFinite);
+  if (rates?.length) parts.push(`exchanges accepted ${rates.map((r) => `${Math.round(r * 100)} %`).join(', ')} (coldest pair first)`);
   const state = { ready: 'Ready.', training: 'Training.', paused: 'Paused.', finished: 'Run complete.',
     sampling: 'Training paused; chains sampling.', finishing: 'Pausing: finishing the current update…' }[frame.status] ?? '';
   return `${state} ${parts.join(' · ')}`;
@@ -944,7 +948,8 @@ const kept = [];
 /** A short label of the running settings, for kept runs and file names. */
 function runLabel() {
   const r = running ?? values;
-  const algorithm = { cd: `CD-${r.k}`, pcd: `PCD-${r.k}`, gibbs: `Gibbs-${r.k}`, exact: 'exact' }[r.algorithm];
+  const algorithm = { cd: `CD-${r.k}`, pcd: `PCD-${r.k}`, gibbs: `Gibbs-${r.k}`, exact: 'exact',
+    tempering: `PT-${r.k} (${r.temperatures} temperatures to β ${r.beta_min})` }[r.algorithm];
   return `${r.data} ${algorithm} ${r.n_hidden} hidden lr ${r.learning_rate} seed ${r.seed} step ${shown?.stepsDone ?? ''}`.trim();
 }
 

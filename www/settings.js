@@ -20,8 +20,8 @@ export const SETTINGS = [
     help: 'Bars and stripes: images are side x side pixels; every row or every column pattern is one image.' },
   { id: 'n_hidden', key: 'hidden', kind: 'int', label: 'Hidden units',
     help: 'Number of hidden units: the feature detectors. More can model more, but train slower.' },
-  { id: 'algorithm', key: 'algo', kind: 'choice', options: ['cd', 'pcd', 'gibbs', 'exact'], label: 'Algorithm',
-    help: 'How the model term of the gradient is estimated: CD-k starts chains at the data, PCD-k keeps chains between updates, Gibbs starts fresh chains from noise, Exact enumerates (smaller layer at most 20 units).' },
+  { id: 'algorithm', key: 'algo', kind: 'choice', options: ['cd', 'pcd', 'gibbs', 'exact', 'tempering'], label: 'Algorithm',
+    help: 'How the model term of the gradient is estimated: CD-k starts chains at the data, PCD-k keeps chains between updates, Gibbs starts fresh chains from noise, Exact enumerates (smaller layer at most 20 units), Tempering keeps chains at several temperatures that exchange states (parallel tempering).' },
   { id: 'k', key: 'k', kind: 'int', label: 'Gibbs steps k',
     help: 'Gibbs steps per update for CD-k, PCD-k and Gibbs. More steps: a less biased gradient, slower updates.' },
   { id: 'learning_rate', key: 'lr', kind: 'float', label: 'Learning rate',
@@ -33,7 +33,11 @@ export const SETTINGS = [
   { id: 'batch_size', key: 'batch', kind: 'int', label: 'Batch size',
     help: 'Training examples per update (at most the number of examples).' },
   { id: 'persistent_chains', key: 'pchains', kind: 'int', label: 'Persistent chains',
-    help: 'PCD only: number of chains kept between updates (0 means one per batch row).' },
+    help: 'PCD and tempering: number of chains kept between updates, per temperature (0 means one per batch row).' },
+  { id: 'temperatures', key: 'temps', kind: 'int', label: 'Temperatures',
+    help: 'Tempering only: inverse temperatures from 1 down to the lowest β; the hot chains cross between modes and pass what they find down by exchanges.' },
+  { id: 'beta_min', key: 'betamin', kind: 'float', label: 'Lowest β',
+    help: 'Tempering only: the hottest chains sample exp(-β E) at this β (0: uniform; near 1: hardly hotter than the model).' },
   { id: 'epochs', key: 'epochs', kind: 'int', label: 'Epochs',
     help: 'Length of the run in passes through the training set; training pauses at the end.' },
   { id: 'seed', key: 'seed', kind: 'int', label: 'Seed',
@@ -78,7 +82,7 @@ export const SETTINGS = [
     help: 'Side of the square the brush, eraser and Hide tool paint, in pixels.' },
 ];
 
-const COMMON = { k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, seed: 1, beta: 1,
+const COMMON = { k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, temperatures: 4, beta_min: 0.5, seed: 1, beta: 1,
   steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4, pace: '0', ais_runs: 50, ais_temperatures: 500,
   smoothing_k: 0.01, temperature: 0.5, context: 'the plot',
   hide_part: 'top', completion_method: 'gibbs', completion_chains: 8, completion_steps: 200, noise_level: 0.1, denoise_method: 'meanfield', brush: 2 };
@@ -227,6 +231,8 @@ export function trainingSettings(values) {
     weight_decay: values.weight_decay,
     batch_size: values.batch_size,
     persistent_chains: values.persistent_chains,
+    temperatures: values.temperatures,
+    beta_min: values.beta_min,
     seed: values.seed,
   };
 }

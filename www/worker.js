@@ -43,13 +43,15 @@ const RECONSTRUCTIONS = 8;
 const SHOW_PROGRESS_MS = 250;
 
 /** The settings `retune` changes (same model, new optimiser), and those `view` changes. */
-const TRAINING_KEYS = ['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains'];
+const TRAINING_KEYS = ['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains',
+  'temperatures', 'beta_min'];
 const VIEW_KEYS = ['beta', 'steps_per_frame', 'chain_show', 'chain_start', 'epochs', 'pace', 'ais_runs', 'ais_temperatures'];
 const NUMERIC = ['side', 'n_hidden', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size',
-  'persistent_chains', 'epochs', 'seed', 'chains', 'beta', 'steps_per_frame', 'ais_runs', 'ais_temperatures'];
+  'persistent_chains', 'epochs', 'seed', 'chains', 'beta', 'steps_per_frame', 'ais_runs', 'ais_temperatures',
+  'temperatures', 'beta_min'];
 const CHOICES = {
   data: ['mnist', 'bars', 'drawn', 'loaded'],
-  algorithm: ['cd', 'pcd', 'gibbs', 'exact'],
+  algorithm: ['cd', 'pcd', 'gibbs', 'exact', 'tempering'],
   chain_start: ['noise', 'data'],
   chain_show: ['sample', 'mean'],
   pace: ['0', '100', '20', '5', '1'],
@@ -81,7 +83,7 @@ function trainingSettings(s) {
   return {
     n_hidden: s.n_hidden, algorithm: s.algorithm, k: s.k, learning_rate: s.learning_rate,
     momentum: s.momentum, weight_decay: s.weight_decay, batch_size: s.batch_size,
-    persistent_chains: s.persistent_chains, seed: s.seed,
+    persistent_chains: s.persistent_chains, temperatures: s.temperatures, beta_min: s.beta_min, seed: s.seed,
   };
 }
 
@@ -423,6 +425,7 @@ function postFrame(status, { stats = null, evaluation = null, ais = null, learne
     evaluation,
     ais,
     aisProgress: lab.trainer.aisRunning ? lab.trainer.aisProgress : null,
+    exchangeRates: lab.settings.algorithm === 'tempering' ? Array.from(lab.trainer.exchangeRates) : null,
     running: lab.settings,
     runId: lab.runId,
     seq: appliedSeq,

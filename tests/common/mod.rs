@@ -126,6 +126,8 @@ pub fn pinned_config() -> TrainConfig {
         weight_decay: 1e-4,
         batch_size: 10,
         persistent_chains: 0,
+        temperatures: 4,
+        beta_min: 0.5,
         seed: 7,
     }
 }
@@ -158,6 +160,8 @@ pub fn cd1_config(n_hidden: usize, seed: u64) -> TrainConfig {
         weight_decay: 1e-4,
         batch_size: 100,
         persistent_chains: 0,
+        temperatures: 4,
+        beta_min: 0.5,
         seed,
     }
 }

@@ -42,3 +42,27 @@ test('a 784 x 100 model gets AIS log-likelihood points with error bars, in the b
     assert.equal(await page.$eval('#exact-note', (n) => /AIS estimates it instead/.test(n.textContent)), true);
   });
 });
+
+test('parallel tempering trains from the address and reports its exchange acceptance rates', async () => {
+  await withLab({ hash: '#seed=1&data=bars&side=4&algo=tempering&temps=5&betamin=0.3&k=2&epochs=100000' }, async ({ page }) => {
+    assert.equal(await page.inputValue('#algorithm'), 'tempering');
+    assert.equal(await page.isVisible('#temperatures'), true);
+    assert.equal(await page.inputValue('#temperatures'), '5');
+    await page.click('#train');
+    await page.waitForFunction(() => /exchanges accepted (\d+ %, ){3}\d+ % \(coldest pair first\)/.test(document.getElementById('status').textContent), null, { timeout: 30000 });
+    const rates = /exchanges accepted ([^(]+)/.exec(await page.textContent('#status'))[1].split(',').map((r) => Number.parseInt(r, 10));
+    assert.equal(rates.length, 4);
+    for (const r of rates) assert.ok(r > 0 && r <= 100, `${rates}`);
+    await page.waitForFunction(() => Number(document.getElementById('chart-likelihood').dataset.points) > 5);
+    await page.click('#train');
+    await waitForStatus(page, ['Paused', 'Training paused']);
+    assert.match(page.url(), /algo=tempering/);
+    assert.match(page.url(), /temps=5/);
+    assert.match(page.url(), /betamin=0.3/);
+    // A lowest β of 1 or more is refused by name, with its range.
+    await page.fill('#beta_min', '1');
+    await page.press('#beta_min', 'Tab');
+    await waitForStatus(page, ['Error']);
+    assert.match(await page.textContent('#message'), /Lowest β.*below 1/);
+  });
+});
