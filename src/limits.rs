@@ -175,6 +175,27 @@ pub const SETTINGS: &[Setting] = &[
         Range::closed(1.0, 100_000.0),
         Range::closed(1.0, 200.0),
     ),
+    // The learning rate's linear decay, and sparsity's target and cost (train.rs).
+    int(
+        "decay_epochs",
+        Range::closed(0.0, 1e9),
+        Range::closed(0.0, 100_000.0),
+    ),
+    float(
+        "final_learning_rate",
+        Range::open_below(0.0, 10.0),
+        Range::open_below(0.0, 10.0),
+    ),
+    float(
+        "sparsity_target",
+        Range::open_below(0.0, 1.0),
+        Range::open_below(0.0, 1.0),
+    ),
+    float(
+        "sparsity_cost",
+        Range::open_above(0.0, 1.0),
+        Range::open_above(0.0, 1.0),
+    ),
     // Parallel tempering's ladder (`tempering`): inverse temperatures 1 down to beta_min.
     int(
         "temperatures",

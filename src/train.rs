@@ -57,6 +57,17 @@ pub struct TrainConfig {
     /// `tempering`: how many inverse temperatures, from 1 down to `beta_min`.
     pub temperatures: usize,
     pub beta_min: f32,
+    /// The learning rate falls linearly from `learning_rate` to `final_learning_rate`
+    /// over the first `decay_epochs` epochs, then stays there (0: constant).
+    pub decay_epochs: usize,
+    pub final_learning_rate: f32,
+    /// Sparsity (Hinton's practical guide, section 11): each hidden unit's running mean
+    /// activation q on the data is pulled towards `sparsity_target` with weight
+    /// `sparsity_cost` (0: off).
+    pub sparsity_target: f32,
+    pub sparsity_cost: f32,
+    /// Centred gradients (Melchior et al., 2016), with offsets for both layers.
+    pub centring: bool,
     pub seed: u64,
 }
 
@@ -73,6 +84,11 @@ impl Default for TrainConfig {
             persistent_chains: 0,
             temperatures: 4,
             beta_min: 0.5,
+            decay_epochs: 0,
+            final_learning_rate: 0.05,
+            sparsity_target: 0.1,
+            sparsity_cost: 0.0,
+            centring: false,
             seed: 1,
         }
     }
@@ -131,6 +147,30 @@ impl TrainConfig {
             Engine,
         )?;
         check_shown("beta_min", c.beta_min.into(), &c.beta_min, Engine)?;
+        check_shown(
+            "decay_epochs",
+            c.decay_epochs as f64,
+            &c.decay_epochs,
+            Engine,
+        )?;
+        check_shown(
+            "final_learning_rate",
+            c.final_learning_rate.into(),
+            &c.final_learning_rate,
+            Engine,
+        )?;
+        check_shown(
+            "sparsity_target",
+            c.sparsity_target.into(),
+            &c.sparsity_target,
+            Engine,
+        )?;
+        check_shown(
+            "sparsity_cost",
+            c.sparsity_cost.into(),
+            &c.sparsity_cost,
+            Engine,
+        )?;
         if !(1..=n_examples.min(MAX_CHAINS)).contains(&c.batch_size) {
             return Err(RbmError::setting(
                 "batch_size",
@@ -193,6 +233,12 @@ pub struct Trainer {
     velocity_c: Vec<f32>,
     persistent: Option<GibbsChains>,
     tempering: Option<Tempering>,
+    /// Centring's offsets: visible μ (the data's pixel means) and hidden λ (a moving
+    /// average of the hidden units' mean activation on the data, from ½).
+    visible_offset: Vec<f32>,
+    hidden_offset: Vec<f32>,
+    /// Sparsity's running mean activation q of each hidden unit on the data.
+    hidden_activity: Vec<f32>,
     // Reused buffers: the minibatch chain (it starts at the data) and the gradient.
     batch_chain: GibbsChains,
     grad_w: Vec<f32>,
@@ -320,6 +366,8 @@ impl Trainer {
         let (m, n) = (model.n_visible(), model.n_hidden());
         let batch_chain =
             GibbsChains::from_visible(&model, Matrix::zeros(config.get().batch_size, m))?;
+        let visible_offset = pixel_means(&data);
+        let hidden_activity = vec![config.get().sparsity_target; n];
         Ok(Trainer {
             config,
             data,
@@ -332,6 +380,9 @@ impl Trainer {
             velocity_c: vec![0.0; n],
             persistent,
             tempering: None,
+            visible_offset,
+            hidden_offset: vec![0.5; n],
+            hidden_activity,
             batch_chain,
             grad_w: vec![0.0; m * n],
             negative_w: vec![0.0; m * n],
@@ -365,6 +416,23 @@ impl Trainer {
     /// The persistent chains of `pcd`, if any.
     pub fn persistent_chains(&self) -> Option<&GibbsChains> {
         self.persistent.as_ref()
+    }
+
+    /// The learning rate of the next update: `learning_rate`, falling linearly to
+    /// `final_learning_rate` over `decay_epochs` epochs when that is not 0.
+    pub fn learning_rate_now(&self) -> f32 {
+        let c = self.config.get();
+        if c.decay_epochs == 0 {
+            return c.learning_rate;
+        }
+        let span = (c.decay_epochs * self.steps_per_epoch().max(1)) as f64;
+        let t = (self.steps_done as f64 / span).min(1.0) as f32;
+        c.learning_rate + (c.final_learning_rate - c.learning_rate) * t
+    }
+
+    /// Sparsity's running mean activation of each hidden unit on the data.
+    pub fn hidden_activity(&self) -> &[f32] {
+        &self.hidden_activity
     }
 
     /// The ladders of `tempering`, if any (their exchange acceptance rates, say).
@@ -574,20 +642,47 @@ impl Trainer {
         }
         let positive_b = column_means(&positive_visible);
         let positive_c = column_means(&positive_hidden);
-        let grad_b: Vec<f32> = positive_b
+        let mut grad_b: Vec<f32> = positive_b
             .iter()
             .zip(&negative_b)
             .map(|(p, q)| p - q)
             .collect();
-        let grad_c: Vec<f32> = positive_c
+        let mut grad_c: Vec<f32> = positive_c
             .iter()
             .zip(&negative_c)
             .map(|(p, q)| p - q)
             .collect();
+        let n = self.model.n_hidden();
+        if c.sparsity_cost > 0.0 {
+            // The derivative of the cross-entropy between the target p and q, taken on
+            // each hidden unit's input: (q_j - p) on c_j and, through the data, on W_ij.
+            for (q, &now) in self.hidden_activity.iter_mut().zip(&positive_c) {
+                *q = SPARSITY_DECAY * *q + (1.0 - SPARSITY_DECAY) * now;
+            }
+            for (j, &q) in self.hidden_activity.iter().enumerate() {
+                let push = c.sparsity_cost * (q - c.sparsity_target);
+                grad_c[j] -= push;
+                for (i, &v) in positive_b.iter().enumerate() {
+                    self.grad_w[i * n + j] -= push * v;
+                }
+            }
+        }
+        if c.centring {
+            centre_gradient(
+                &mut self.grad_w,
+                &mut grad_b,
+                &mut grad_c,
+                &self.visible_offset,
+                &self.hidden_offset,
+            );
+            for (offset, &now) in self.hidden_offset.iter_mut().zip(&positive_c) {
+                *offset = (1.0 - CENTRING_RATE) * *offset + CENTRING_RATE * now;
+            }
+        }
 
         // New velocities, checked before anything is written: a diverging update leaves
         // the model and the optimiser untouched.
-        let (lr, mu, decay) = (c.learning_rate, c.momentum, c.weight_decay);
+        let (lr, mu, decay) = (self.learning_rate_now(), c.momentum, c.weight_decay);
         let weights = self.model.weights();
         let mut new_velocity_w = core::mem::take(&mut self.grad_w);
         for ((v_new, &v_old), &w) in new_velocity_w.iter_mut().zip(&self.velocity_w).zip(weights) {
@@ -701,6 +796,11 @@ impl Trainer {
             }
             None => w.u64(0),
         }
+        // Centring's offsets and sparsity's running means (absent from older snapshots:
+        // they then start again from the data).
+        w.f32s(&self.visible_offset);
+        w.f32s(&self.hidden_offset);
+        w.f32s(&self.hidden_activity);
         Ok(w.finish())
     }
 
@@ -820,9 +920,23 @@ impl Trainer {
             (_, 0) => None,
             (_, _) => return Err(bad("tempering ladders saved for another algorithm")),
         };
+        let offsets = if r.at_end() {
+            None
+        } else {
+            Some((
+                r.f32s("visible offsets", m, 1.0)?,
+                r.f32s("hidden offsets", n, 1.0)?,
+                r.f32s("hidden activity", n, 1.0)?,
+            ))
+        };
         r.finish()?;
         let mut trainer = Trainer::assemble(config, model, data.clone(), rng, order, persistent)?;
         trainer.tempering = tempering;
+        if let Some((visible_offset, hidden_offset, hidden_activity)) = offsets {
+            trainer.visible_offset = visible_offset;
+            trainer.hidden_offset = hidden_offset;
+            trainer.hidden_activity = hidden_activity;
+        }
         trainer.cursor = cursor;
         trainer.steps_done = steps_done;
         trainer.velocity_w = velocity_w;
@@ -850,6 +964,53 @@ fn negative_chains<'a>(
             .ok_or_else(|| RbmError::Data("pcd has no persistent chains".into())),
         Algorithm::Exact => Err(RbmError::Data("exact has no chains".into())),
         Algorithm::Tempering => Err(RbmError::Data("tempering keeps its own ladders".into())),
+    }
+}
+
+/// Sparsity's running mean forgets at this rate per update (Hinton's guide: 0.9 to 0.99).
+const SPARSITY_DECAY: f32 = 0.95;
+/// Centring's hidden offset moves this far towards each minibatch's mean (Melchior et
+/// al. use 0.01 to 0.1 for the moving average).
+const CENTRING_RATE: f32 = 0.05;
+
+/// Each pixel's mean over `data`: centring's visible offset.
+fn pixel_means(data: &Matrix) -> Vec<f32> {
+    if data.rows() == 0 {
+        return vec![0.5; data.cols()];
+    }
+    column_means(data)
+}
+
+/// The gradient of the centred parametrisation (Melchior et al., 2016), in place,
+/// from the ordinary one: with offsets μ (visible) and λ (hidden) the energy is
+/// `-(v - μ)ᵀ W (h - λ) - b̃ᵀ(v - μ) - c̃ᵀ(h - λ)`, whose gradient in (W, b̃, c̃) is
+/// `∇W = ⟨(v-μ)(h-λ)ᵀ⟩_data - ⟨…⟩_model = ∇W° - ∇b° λᵀ - μ ∇c°ᵀ`, `∇b̃ = ∇b°`,
+/// `∇c̃ = ∇c°`. A step in (W, b̃, c̃) is, in the lab's standard parameters
+/// (`b = b̃ - Wλ`, `c = c̃ - Wᵀμ`), `ΔW = ε∇W`, `Δb = ε(∇b° - ∇W λ)`,
+/// `Δc = ε(∇c° - ∇Wᵀ μ)`: what this leaves in `grad_w`, `grad_b`, `grad_c`. With both
+/// offsets zero it changes nothing.
+pub fn centre_gradient(
+    grad_w: &mut [f32],
+    grad_b: &mut [f32],
+    grad_c: &mut [f32],
+    visible_offset: &[f32],
+    hidden_offset: &[f32],
+) {
+    let (m, n) = (grad_b.len(), grad_c.len());
+    for i in 0..m {
+        for j in 0..n {
+            grad_w[i * n + j] -= grad_b[i] * hidden_offset[j] + visible_offset[i] * grad_c[j];
+        }
+    }
+    for (i, b) in grad_b.iter_mut().enumerate() {
+        *b -= (0..n)
+            .map(|j| grad_w[i * n + j] * hidden_offset[j])
+            .sum::<f32>();
+    }
+    for (j, c) in grad_c.iter_mut().enumerate() {
+        *c -= (0..m)
+            .map(|i| grad_w[i * n + j] * visible_offset[i])
+            .sum::<f32>();
     }
 }
 

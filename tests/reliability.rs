@@ -32,6 +32,11 @@ fn config(algorithm: Algorithm) -> TrainConfig {
         },
         temperatures: 4,
         beta_min: 0.5,
+        decay_epochs: 0,
+        final_learning_rate: 0.05,
+        sparsity_target: 0.1,
+        sparsity_cost: 0.0,
+        centring: false,
         seed: 99,
     }
 }

@@ -38,6 +38,11 @@ fn config(algorithm: Algorithm, seed: u64) -> TrainConfig {
         persistent_chains: 0,
         temperatures: 4,
         beta_min: 0.5,
+        decay_epochs: 0,
+        final_learning_rate: 0.05,
+        sparsity_target: 0.1,
+        sparsity_cost: 0.0,
+        centring: false,
         seed,
     }
 }
@@ -67,6 +72,11 @@ fn pcd_learns_bars_and_stripes() {
             persistent_chains: 100,
             temperatures: 4,
             beta_min: 0.5,
+            decay_epochs: 0,
+            final_learning_rate: 0.05,
+            sparsity_target: 0.1,
+            sparsity_cost: 0.0,
+            centring: false,
             ..config(Algorithm::Pcd, seed)
         };
         let (before, after) = gain(pcd, 4000);
@@ -84,6 +94,11 @@ fn parallel_tempering_learns_bars_and_stripes_and_exchanges_states() {
             persistent_chains: 100,
             temperatures: 4,
             beta_min: 0.5,
+            decay_epochs: 0,
+            final_learning_rate: 0.05,
+            sparsity_target: 0.1,
+            sparsity_cost: 0.0,
+            centring: false,
             ..config(Algorithm::Tempering, seed)
         };
         let set = data::bars_and_stripes(3).unwrap();

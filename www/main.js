@@ -20,8 +20,10 @@ const CHAIN_SETTINGS = ['chains', 'beta', 'steps_per_frame', 'chain_start', 'cha
 // Which settings need a new model, which a new optimiser for the same model, and which
 // only change what the chains and the run do.
 const MODEL_KEYS = new Set(['data', 'side', 'n_hidden', 'seed', 'chains']);
+/** Settings that show or hide other fields. */
+const FIELD_SHAPERS = new Set(['algorithm', 'decay_epochs', 'sparsity_cost']);
 const TRAINING_KEYS = new Set(['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains',
-  'temperatures', 'beta_min']);
+  'temperatures', 'beta_min', 'decay_epochs', 'final_learning_rate', 'centring', 'sparsity_cost', 'sparsity_target']);
 /** Frames of the chain-over-time strip: about 40 px each, 4 to 16 of them. */
 const stripFrames = () => Math.max(4, Math.min(16, Math.floor(($('strip').clientWidth || 640) / 40)));
 const reducedMotion = () => matchMedia('(prefers-reduced-motion: reduce)').matches;
@@ -169,6 +171,8 @@ function showValues() {
   $('field-side').hidden = values.data !== 'bars';
   $('field-persistent_chains').hidden = values.algorithm !== 'pcd' && values.algorithm !== 'tempering';
   for (const id of ['temperatures', 'beta_min']) $(`field-${id}`).hidden = values.algorithm !== 'tempering';
+  $('field-final_learning_rate').hidden = !(values.decay_epochs > 0);
+  $('field-sparsity_target').hidden = !(values.sparsity_cost > 0);
   $('field-k').hidden = values.algorithm === 'exact';
   $('drawn-editor').hidden = values.data !== 'drawn';
   $('loaded-editor').hidden = values.data !== 'loaded';
@@ -215,13 +219,13 @@ function onSettingChange(id) {
   if (!building && (pendingData || !MODEL_KEYS.has(id))) {
     // Applied to the model that runs: only this field changes.
     values = { ...(running ?? values), [id]: value, ...(pendingData ? { data: pendingData } : {}) };
-    if (id === 'algorithm') showValues();
+    if (FIELD_SHAPERS.has(id)) showValues();
     if (MODEL_KEYS.has(id)) configure();
     else sendSettings(TRAINING_KEYS.has(id) ? 'retune' : 'view', { settings: { ...(running ?? values), [id]: value } });
     return;
   }
   values = { ...values, [id]: value };
-  if (id === 'algorithm') showValues();
+  if (FIELD_SHAPERS.has(id)) showValues();
   configure();
 }
 
@@ -950,7 +954,9 @@ function runLabel() {
   const r = running ?? values;
   const algorithm = { cd: `CD-${r.k}`, pcd: `PCD-${r.k}`, gibbs: `Gibbs-${r.k}`, exact: 'exact',
     tempering: `PT-${r.k} (${r.temperatures} temperatures to β ${r.beta_min})` }[r.algorithm];
-  return `${r.data} ${algorithm} ${r.n_hidden} hidden lr ${r.learning_rate} seed ${r.seed} step ${shown?.stepsDone ?? ''}`.trim();
+  const extras = [r.centring === 'on' ? 'centred' : '', r.decay_epochs > 0 ? `to ${r.final_learning_rate}` : '',
+    r.sparsity_cost > 0 ? `sparse ${r.sparsity_target}` : ''].filter(Boolean).join(' ');
+  return `${r.data} ${algorithm}${extras ? ` ${extras}` : ''} ${r.n_hidden} hidden lr ${r.learning_rate} seed ${r.seed} step ${shown?.stepsDone ?? ''}`.trim();
 }
 
 /** A canvas's pixels, enlarged without blurring, as a PNG file. */

@@ -34,6 +34,16 @@ export const SETTINGS = [
     help: 'Training examples per update (at most the number of examples).' },
   { id: 'persistent_chains', key: 'pchains', kind: 'int', label: 'Persistent chains',
     help: 'PCD and tempering: number of chains kept between updates, per temperature (0 means one per batch row).' },
+  { id: 'decay_epochs', key: 'decay', kind: 'int', label: 'Rate decay (epochs)',
+    help: 'The learning rate falls linearly from Learning rate to Final rate over this many epochs, then stays (0: constant).' },
+  { id: 'final_learning_rate', key: 'lrfinal', kind: 'float', label: 'Final rate',
+    help: 'Where the decaying learning rate ends (used when Rate decay is above 0).' },
+  { id: 'centring', key: 'centre', kind: 'choice', options: ['off', 'on'], label: 'Centring',
+    help: 'Centred gradients (Melchior et al., 2016): the gradient taken with the pixels and hidden units measured from their means (offsets: the data\'s pixel means, and a moving average of the hidden units\' activation). Same model, better-conditioned steps.' },
+  { id: 'sparsity_cost', key: 'sparsecost', kind: 'float', label: 'Sparsity cost',
+    help: 'Pulls each hidden unit\'s mean activation on the data towards the sparsity target with this weight (Hinton\'s guide, section 11; 0: off).' },
+  { id: 'sparsity_target', key: 'sparse', kind: 'float', label: 'Sparsity target',
+    help: 'The mean activation each hidden unit is pulled towards when the sparsity cost is above 0.' },
   { id: 'temperatures', key: 'temps', kind: 'int', label: 'Temperatures',
     help: 'Tempering only: inverse temperatures from 1 down to the lowest β; the hot chains cross between modes and pass what they find down by exchanges.' },
   { id: 'beta_min', key: 'betamin', kind: 'float', label: 'Lowest β',
@@ -82,7 +92,8 @@ export const SETTINGS = [
     help: 'Side of the square the brush, eraser and Hide tool paint, in pixels.' },
 ];
 
-const COMMON = { k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, temperatures: 4, beta_min: 0.5, seed: 1, beta: 1,
+const COMMON = { k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, temperatures: 4, beta_min: 0.5,
+  decay_epochs: 0, final_learning_rate: 0.001, centring: 'off', sparsity_cost: 0, sparsity_target: 0.1, seed: 1, beta: 1,
   steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4, pace: '0', ais_runs: 50, ais_temperatures: 500,
   smoothing_k: 0.01, temperature: 0.5, context: 'the plot',
   hide_part: 'top', completion_method: 'gibbs', completion_chains: 8, completion_steps: 200, noise_level: 0.1, denoise_method: 'meanfield', brush: 2 };
@@ -116,6 +127,8 @@ export const PRESETS = [
       batch_size: 10, persistent_chains: 0, epochs: 10 } },
   { name: 'CD-1, as in Hinton\'s guide', title: 'CD-1 at rate 0.05 with momentum 0.5: the classic recipe (the lab\'s first default)',
     values: { data: 'mnist', algorithm: 'cd', learning_rate: 0.05, persistent_chains: 0 } },
+  { name: 'Best at 20 hidden units', title: 'Centred PCD-1 with 100 chains, rate 0.1 falling to 0.001 over the 10 epochs: 21.7 nats above CD-1 on held-out digits at the same cost (README)',
+    values: { data: 'mnist', n_hidden: 20, algorithm: 'pcd', k: 1, persistent_chains: 100, learning_rate: 0.1, decay_epochs: 10, final_learning_rate: 0.001, centring: 'on', epochs: 10 } },
   { name: 'Bars and stripes', title: '4 x 4 bars and stripes, small enough for the exact p(v) beside the chains',
     values: { data: 'bars' } },
 ];
@@ -233,6 +246,11 @@ export function trainingSettings(values) {
     persistent_chains: values.persistent_chains,
     temperatures: values.temperatures,
     beta_min: values.beta_min,
+    decay_epochs: values.decay_epochs,
+    final_learning_rate: values.final_learning_rate,
+    sparsity_target: values.sparsity_target,
+    sparsity_cost: values.sparsity_cost,
+    centring: values.centring === 'on',
     seed: values.seed,
   };
 }

@@ -44,15 +44,16 @@ const SHOW_PROGRESS_MS = 250;
 
 /** The settings `retune` changes (same model, new optimiser), and those `view` changes. */
 const TRAINING_KEYS = ['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains',
-  'temperatures', 'beta_min'];
+  'temperatures', 'beta_min', 'decay_epochs', 'final_learning_rate', 'centring', 'sparsity_cost', 'sparsity_target'];
 const VIEW_KEYS = ['beta', 'steps_per_frame', 'chain_show', 'chain_start', 'epochs', 'pace', 'ais_runs', 'ais_temperatures'];
 const NUMERIC = ['side', 'n_hidden', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size',
   'persistent_chains', 'epochs', 'seed', 'chains', 'beta', 'steps_per_frame', 'ais_runs', 'ais_temperatures',
-  'temperatures', 'beta_min'];
+  'temperatures', 'beta_min', 'decay_epochs', 'final_learning_rate', 'sparsity_cost', 'sparsity_target'];
 const CHOICES = {
   data: ['mnist', 'bars', 'drawn', 'loaded'],
   algorithm: ['cd', 'pcd', 'gibbs', 'exact', 'tempering'],
   chain_start: ['noise', 'data'],
+  centring: ['off', 'on'],
   chain_show: ['sample', 'mean'],
   pace: ['0', '100', '20', '5', '1'],
 };
@@ -83,7 +84,9 @@ function trainingSettings(s) {
   return {
     n_hidden: s.n_hidden, algorithm: s.algorithm, k: s.k, learning_rate: s.learning_rate,
     momentum: s.momentum, weight_decay: s.weight_decay, batch_size: s.batch_size,
-    persistent_chains: s.persistent_chains, temperatures: s.temperatures, beta_min: s.beta_min, seed: s.seed,
+    persistent_chains: s.persistent_chains, temperatures: s.temperatures, beta_min: s.beta_min,
+    decay_epochs: s.decay_epochs, final_learning_rate: s.final_learning_rate, sparsity_target: s.sparsity_target,
+    sparsity_cost: s.sparsity_cost, centring: s.centring === 'on', seed: s.seed,
   };
 }
 

@@ -128,6 +128,11 @@ pub fn pinned_config() -> TrainConfig {
         persistent_chains: 0,
         temperatures: 4,
         beta_min: 0.5,
+        decay_epochs: 0,
+        final_learning_rate: 0.05,
+        sparsity_target: 0.1,
+        sparsity_cost: 0.0,
+        centring: false,
         seed: 7,
     }
 }
@@ -162,6 +167,11 @@ pub fn cd1_config(n_hidden: usize, seed: u64) -> TrainConfig {
         persistent_chains: 0,
         temperatures: 4,
         beta_min: 0.5,
+        decay_epochs: 0,
+        final_learning_rate: 0.05,
+        sparsity_target: 0.1,
+        sparsity_cost: 0.0,
+        centring: false,
         seed,
     }
 }

@@ -66,3 +66,27 @@ test('parallel tempering trains from the address and reports its exchange accept
     assert.match(await page.textContent('#message'), /Lowest β.*below 1/);
   });
 });
+
+test('the preset "Best at 20 hidden units" sets centring and a decaying rate in one click, and they train', async () => {
+  await withLab({ hash: '#seed=1' }, async ({ page }) => {
+    await page.click('#presets button:has-text("Best at 20 hidden units")');
+    await page.waitForFunction(() => /hidden=20/.test(location.hash) && /centre=on/.test(location.hash) && /decay=10/.test(location.hash));
+    await waitForStatus(page, ['Ready']);
+    assert.equal(await page.inputValue('#centring'), 'on');
+    assert.equal(await page.inputValue('#final_learning_rate'), '0.001');
+    assert.equal(await page.isVisible('#final_learning_rate'), true);
+    assert.equal(await page.isVisible('#sparsity_target'), false, 'the sparsity target shows only with a sparsity cost');
+    await page.click('#train');
+    await page.waitForFunction(() => Number(document.getElementById('chart-likelihood').dataset.points) > 3, null, { timeout: 60000 });
+    await page.click('#train');
+    await waitForStatus(page, ['Paused', 'Training paused']);
+    // The page enumerates up to 14 hidden units on MNIST; at 20 AIS estimates the curves.
+    await page.waitForFunction(() => /AIS at step \d+/.test(document.getElementById('ais-note').textContent), null, { timeout: 60000 });
+    assert.match(page.url(), /lr=0.1(&|$)/);
+    // A sparsity cost shows its target field; both go into the address.
+    await page.fill('#sparsity_cost', '0.2');
+    await page.press('#sparsity_cost', 'Tab');
+    await page.waitForFunction(() => /sparsecost=0.2/.test(location.hash));
+    assert.equal(await page.isVisible('#sparsity_target'), true);
+  });
+});
