@@ -16,6 +16,7 @@ import init, {
 } from './pkg/rbm_lab.js';
 import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
 import { GUIDE_ACTIONS } from './guidework.js';
+import { trainingSettings } from './settings.js';
 
 const SLICE_MS = 25;
 /** Assumed engine speed: about half of what it measured in Chromium (README, Benchmarks). */
@@ -78,17 +79,6 @@ function acknowledge(seq) {
 let mnistBytes = null;
 
 // ---- settings -----------------------------------------------------------------------
-
-/** The engine's training settings from the page's. */
-function trainingSettings(s) {
-  return {
-    n_hidden: s.n_hidden, algorithm: s.algorithm, k: s.k, learning_rate: s.learning_rate,
-    momentum: s.momentum, weight_decay: s.weight_decay, batch_size: s.batch_size,
-    persistent_chains: s.persistent_chains, temperatures: s.temperatures, beta_min: s.beta_min,
-    decay_epochs: s.decay_epochs, final_learning_rate: s.final_learning_rate, sparsity_target: s.sparsity_target,
-    sparsity_cost: s.sparsity_cost, centring: s.centring === 'on', seed: s.seed,
-  };
-}
 
 /** Every page setting in its page range (the engine's table), every choice known. */
 function validate(settings) {
