@@ -10,7 +10,7 @@
 //! - [`inference`]: using a model on pictures: clamped Gibbs completion, mean-field,
 //!   denoising, and placing a picture among the data by its free energy.
 //! - [`data`]: bars-and-stripes, the packed MNIST asset and seeded splits.
-//! - [`modelfile`]: the JSON model file; [`snapshot`]: the binary autosave of a run.
+//! - [`modelfile`]: the JSON model file; [`tensorfile`]: the same model as safetensors; [`snapshot`]: the binary autosave of a run.
 //! - [`limits`]: every setting's range, for the engine and for the page;
 //!   [`size`]: checked arithmetic for sizes from outside; [`cost`]: work estimates.
 //! - [`tempering`]: parallel tempering, chains at several temperatures that exchange states.
@@ -41,6 +41,7 @@ pub mod rng;
 pub mod size;
 pub mod snapshot;
 pub mod tempering;
+pub mod tensorfile;
 pub mod train;
 pub mod trigram;
 

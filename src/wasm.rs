@@ -272,6 +272,21 @@ impl JsRbm {
         &self.file.model
     }
 
+    /// Loads a safetensors model file (tensors W, b, c; see `tensorfile`); throws with
+    /// the file's problem.
+    #[wasm_bindgen(js_name = fromSafetensors)]
+    pub fn from_safetensors(bytes: &[u8]) -> Result<JsRbm, JsError> {
+        crate::tensorfile::from_safetensors(bytes)
+            .map(|file| JsRbm { file })
+            .map_err(js_error)
+    }
+
+    /// The model file as safetensors bytes.
+    #[wasm_bindgen(js_name = toSafetensors)]
+    pub fn to_safetensors(&self) -> Result<Vec<u8>, JsError> {
+        crate::tensorfile::to_safetensors(&self.file).map_err(js_error)
+    }
+
     /// The model file as JSON text.
     #[wasm_bindgen(js_name = toJson)]
     pub fn to_json(&self) -> Result<String, JsError> {

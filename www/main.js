@@ -894,7 +894,9 @@ $('load-model').addEventListener('change', async (event) => {
   }
   setTraining(false);
   const data = dataPayload(running);
-  send('load', { text: await file.text(), settings: { ...running }, data: data === MISSING ? null : data });
+  // A safetensors file (from PyTorch, say) travels as bytes, a JSON model file as text.
+  const contents = /\.safetensors$/i.test(file.name) ? { bytes: await file.arrayBuffer() } : { text: await file.text() };
+  send('load', { ...contents, settings: { ...running }, data: data === MISSING ? null : data });
 });
 $('chains-play').addEventListener('click', toggleChains);
 $('pace').addEventListener('change', () => onSettingChange('pace'));

@@ -869,10 +869,11 @@ const HANDLERS = {
     }
   },
 
-  async load({ text, settings, data }) {
+  /** A model file: JSON `text`, or safetensors `bytes` (an ArrayBuffer). */
+  async load({ text, bytes, settings, data }) {
     validate(settings);
-    announceBusy('reading the model file', text.length / 20000 + 200);
-    const rbm = Rbm.fromJson(text);
+    announceBusy('reading the model file', (text ?? '').length / 20000 + (bytes?.byteLength ?? 0) / 200000 + 200);
+    const rbm = bytes ? Rbm.fromSafetensors(new Uint8Array(bytes)) : Rbm.fromJson(text);
     let loaded = null;
     try {
       try {
