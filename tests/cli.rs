@@ -1,0 +1,345 @@
+//! The command line (`src/bin/rbm-lab.rs`): round trips on small files, the same seed
+//! giving the same model file, `--help` for every subcommand, and each kind of bad file
+//! or argument getting its message and its documented exit code.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn lab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rbm-lab"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rbm-lab-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn train_bars(out: &Path, seed: &str) -> Output {
+    lab(&[
+        "train",
+        "--data",
+        "bars:3",
+        "--hidden",
+        "8",
+        "--algorithm",
+        "cd",
+        "--lr",
+        "0.1",
+        "--batch",
+        "7",
+        "--epochs",
+        "1500",
+        "--seed",
+        seed,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn help_explains_every_subcommand_and_its_defaults() {
+    let top = lab(&["--help"]);
+    assert!(top.status.success());
+    for word in ["train", "eval", "sample", "convert", "Exit codes"] {
+        assert!(text(&top.stdout).contains(word), "{word}");
+    }
+    for (sub, words) in [
+        (
+            "train",
+            &[
+                "--data",
+                "--hidden",
+                "[default: 100]",
+                "--centring",
+                "--decay-epochs",
+                "tempering",
+            ][..],
+        ),
+        ("eval", &["--ais-runs", "[default: 100]", "--json"][..]),
+        ("sample", &["--chains", "[default: 64]", "--steps"][..]),
+        ("convert", &["safetensors"][..]),
+    ] {
+        let help = lab(&[sub, "--help"]);
+        assert!(help.status.success(), "{sub}");
+        for word in words {
+            assert!(
+                text(&help.stdout).contains(word),
+                "{sub} --help lacks {word}"
+            );
+        }
+    }
+}
+
+#[test]
+fn train_eval_convert_and_sample_round_trip() {
+    let model = scratch("bars.json");
+    let run = train_bars(&model, "3");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    // The same seed (and thread count: one) gives the same bits.
+    let again = scratch("bars-again.json");
+    assert!(train_bars(&again, "3").status.success());
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+    assert_ne!(std::fs::read(&model).unwrap(), {
+        let other = scratch("bars-other.json");
+        train_bars(&other, "4");
+        std::fs::read(other).unwrap()
+    });
+
+    let eval = lab(&[
+        "eval",
+        model.to_str().unwrap(),
+        "bars:3",
+        "--json",
+        "--ais-temperatures",
+        "500",
+    ]);
+    assert!(eval.status.success(), "{}", text(&eval.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    let exact = report["log_likelihood_exact"].as_f64().unwrap();
+    let ais = report["log_likelihood_ais"].as_f64().unwrap();
+    let error = report["log_likelihood_ais_standard_error"]
+        .as_f64()
+        .unwrap();
+    // Learning happened (uniform over 512 pictures is -6.24), and AIS agrees within 3σ.
+    assert!(exact > -4.5, "{report}");
+    assert!((ais - exact).abs() <= 3.0 * error + 1e-3, "{report}");
+    assert!(report["pseudo_log_likelihood"].as_f64().unwrap() < 0.0);
+
+    // JSON -> safetensors -> JSON, bit for bit.
+    let tensors = scratch("bars.safetensors");
+    let back = scratch("bars-back.json");
+    assert!(lab(&[
+        "convert",
+        model.to_str().unwrap(),
+        tensors.to_str().unwrap()
+    ])
+    .status
+    .success());
+    assert!(
+        lab(&["convert", tensors.to_str().unwrap(), back.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        std::fs::read(&back).unwrap()
+    );
+
+    let picture = scratch("samples.png");
+    let out = lab(&[
+        "sample",
+        tensors.to_str().unwrap(),
+        "--out",
+        picture.to_str().unwrap(),
+        "--chains",
+        "9",
+        "--steps",
+        "50",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let png = std::fs::read(&picture).unwrap();
+    assert_eq!(&png[..8], &[137, 80, 78, 71, 13, 10, 26, 10]);
+    // 3 x 3 chains of 3 x 3 pictures with a pixel of gap, each pixel 2 x 2: 26 x 26.
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 26);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 26);
+}
+
+#[test]
+fn bad_files_and_arguments_get_their_message_and_exit_code() {
+    let check = |args: &[&str], code: i32, expect: &str| {
+        let out = lab(args);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains(expect),
+            "{args:?}: expected `{expect}` in {}",
+            text(&out.stderr)
+        );
+    };
+    let missing = scratch("missing.json");
+    check(
+        &["eval", missing.to_str().unwrap(), "bars:3"],
+        3,
+        "No such file",
+    );
+    let garbage = scratch("garbage.json");
+    std::fs::write(&garbage, "{\"format\": \"x\"}").unwrap();
+    check(&["eval", garbage.to_str().unwrap(), "bars:3"], 3, "format");
+    let garbage_tensors = scratch("garbage.safetensors");
+    std::fs::write(&garbage_tensors, b"not safetensors").unwrap();
+    check(
+        &[
+            "convert",
+            garbage_tensors.to_str().unwrap(),
+            scratch("x.json").to_str().unwrap(),
+        ],
+        3,
+        "cannot be read",
+    );
+    let model = scratch("for-errors.json");
+    assert!(train_bars(&model, "1").status.success());
+    check(
+        &["eval", model.to_str().unwrap(), "bars:4"],
+        3,
+        "9 visible units but the data has 16 pixels",
+    );
+    check(
+        &["eval", model.to_str().unwrap(), "some.csv"],
+        2,
+        "needs --rows and --cols",
+    );
+    let csv = scratch("bad.csv");
+    std::fs::write(&csv, "0,1,0\n1,1\n").unwrap();
+    check(
+        &[
+            "eval",
+            model.to_str().unwrap(),
+            csv.to_str().unwrap(),
+            "--rows",
+            "1",
+            "--cols",
+            "3",
+        ],
+        3,
+        "line 2",
+    );
+    check(
+        &[
+            "train",
+            "--data",
+            "bars:3",
+            "--out",
+            scratch("y.json").to_str().unwrap(),
+            "--hidden",
+            "0",
+        ],
+        2,
+        "n_hidden = 0",
+    );
+    check(
+        &[
+            "train",
+            "--data",
+            "bars:3",
+            "--out",
+            scratch("y.json").to_str().unwrap(),
+            "--algorithm",
+            "magic",
+        ],
+        2,
+        "invalid value 'magic'",
+    );
+    check(
+        &[
+            "train",
+            "--data",
+            "bars:x",
+            "--out",
+            scratch("y.json").to_str().unwrap(),
+        ],
+        2,
+        "bars:SIDE",
+    );
+    check(&["frobnicate"], 2, "unrecognized subcommand");
+    check(
+        &[
+            "sample",
+            model.to_str().unwrap(),
+            "--out",
+            "/nonexistent-dir/x.png",
+            "--steps",
+            "1",
+        ],
+        1,
+        "nonexistent-dir",
+    );
+}
+
+#[test]
+fn complete_and_denoise_a_picture_and_write_the_strip() {
+    let model = scratch("for-pictures.json");
+    assert!(train_bars(&model, "2").status.success());
+    let strip = scratch("complete.png");
+    let out = lab(&[
+        "complete",
+        model.to_str().unwrap(),
+        "--data",
+        "bars:3",
+        "--index",
+        "5",
+        "--hide",
+        "left",
+        "--out",
+        strip.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let wrong: f64 = said
+        .trim()
+        .trim_end_matches(" %")
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0.0..=100.0).contains(&wrong), "{said}");
+    let png = std::fs::read(&strip).unwrap();
+    // Three 3 x 3 pictures with a pixel of gap, 4 x 4 screen pixels a pixel: 52 x 20.
+    assert_eq!(u32::from_be_bytes(png[16..20].try_into().unwrap()), 52);
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 20);
+    let out = lab(&[
+        "denoise",
+        model.to_str().unwrap(),
+        "--data",
+        "bars:3",
+        "--index",
+        "5",
+        "--noise",
+        "0.2",
+        "--out",
+        scratch("denoise.png").to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("pixels wrong: "),
+        "{}",
+        text(&out.stdout)
+    );
+    let not_png = scratch("not.png");
+    std::fs::write(&not_png, b"plain text").unwrap();
+    let out = lab(&[
+        "complete",
+        model.to_str().unwrap(),
+        "--image",
+        not_png.to_str().unwrap(),
+        "--out",
+        strip.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = lab(&[
+        "denoise",
+        model.to_str().unwrap(),
+        "--data",
+        "bars:3",
+        "--index",
+        "99",
+        "--out",
+        strip.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--index 99 is past the 14 pictures"));
+}
