@@ -118,6 +118,8 @@ function buildField(setting) {
   input.title = label.title;
   help.textContent = label.title;
   input.addEventListener('change', () => onSettingChange(setting.id));
+  // Leaving a field shows what runs again (showValues skips the field being typed in).
+  input.addEventListener('blur', () => queueMicrotask(showValues));
   const name = document.createElement('span');
   name.className = 'field-name';
   name.append(label, info);
@@ -166,7 +168,13 @@ function buildForm() {
 
 function showValues() {
   if (!formBuilt) return;
-  for (const setting of LAB_SETTINGS) $(setting.id).value = String(values[setting.id]);
+  for (const setting of LAB_SETTINGS) {
+    const field = $(setting.id);
+    // A field being typed in keeps what is typed: its change event will apply it. (A
+    // frame arriving mid-typing used to overwrite it, and the change was lost.)
+    if (field === document.activeElement && field.tagName === 'INPUT') continue;
+    field.value = String(values[setting.id]);
+  }
   $('pace').value = String(values.pace);
   $('field-side').hidden = values.data !== 'bars';
   $('field-persistent_chains').hidden = values.algorithm !== 'pcd' && values.algorithm !== 'tempering';
