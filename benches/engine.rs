@@ -36,14 +36,8 @@ fn main() {
         weight_decay: 1e-4,
         batch_size: 100,
         persistent_chains: 0,
-        temperatures: 4,
-        beta_min: 0.5,
-        decay_epochs: 0,
-        final_learning_rate: 0.05,
-        sparsity_target: 0.1,
-        sparsity_cost: 0.0,
-        centring: false,
         seed: 1,
+        ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(config, &train.images).expect("valid settings");
     for _ in 0..5 {

@@ -401,13 +401,6 @@ fn snapshot_corpus() -> Vec<Vec<u8>> {
             k: 2,
             batch_size: 7,
             persistent_chains: if algorithm == Algorithm::Pcd { 5 } else { 0 },
-            temperatures: 4,
-            beta_min: 0.5,
-            decay_epochs: 0,
-            final_learning_rate: 0.05,
-            sparsity_target: 0.1,
-            sparsity_cost: 0.0,
-            centring: false,
             ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(config, &bars().images).expect("trainer");

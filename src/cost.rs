@@ -134,13 +134,6 @@ mod tests {
         let pcd = TrainConfig {
             algorithm: Algorithm::Pcd,
             persistent_chains: 1000,
-            temperatures: 4,
-            beta_min: 0.5,
-            decay_epochs: 0,
-            final_learning_rate: 0.05,
-            sparsity_target: 0.1,
-            sparsity_cost: 0.0,
-            centring: false,
             ..base.clone()
         };
         assert!(cost(&pcd) > cost(&base));

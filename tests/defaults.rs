@@ -59,14 +59,8 @@ fn page_defaults() -> (TrainConfig, usize) {
         weight_decay: get("weight_decay").parse().unwrap(),
         batch_size: get("batch_size").parse().unwrap(),
         persistent_chains: get("persistent_chains").parse().unwrap(),
-        temperatures: 4,
-        beta_min: 0.5,
-        decay_epochs: 0,
-        final_learning_rate: 0.05,
-        sparsity_target: 0.1,
-        sparsity_cost: 0.0,
-        centring: false,
         seed: 1,
+        ..TrainConfig::default()
     };
     (config, get("chains").parse().unwrap())
 }
@@ -141,13 +135,6 @@ fn the_old_default_for_comparison() {
         algorithm: Algorithm::Cd,
         learning_rate: 0.05,
         persistent_chains: 0,
-        temperatures: 4,
-        beta_min: 0.5,
-        decay_epochs: 0,
-        final_learning_rate: 0.05,
-        sparsity_target: 0.1,
-        sparsity_cost: 0.0,
-        centring: false,
         ..config
     };
     for seed in [1, 2, 3] {

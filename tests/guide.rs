@@ -233,14 +233,8 @@ fn race(seed: u64) {
             weight_decay: 0.0,
             batch_size: data.rows(),
             persistent_chains: 0,
-            temperatures: 4,
-            beta_min: 0.5,
-            decay_epochs: 0,
-            final_learning_rate: 0.05,
-            sparsity_target: 0.1,
-            sparsity_cost: 0.0,
-            centring: false,
             seed,
+            ..TrainConfig::default()
         };
         let mut trainer = Trainer::new(config, &data).unwrap();
         starts.push(trainer.model().weights().to_vec());

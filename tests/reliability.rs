@@ -30,14 +30,8 @@ fn config(algorithm: Algorithm) -> TrainConfig {
         } else {
             0
         },
-        temperatures: 4,
-        beta_min: 0.5,
-        decay_epochs: 0,
-        final_learning_rate: 0.05,
-        sparsity_target: 0.1,
-        sparsity_cost: 0.0,
-        centring: false,
         seed: 99,
+        ..TrainConfig::default()
     }
 }
 

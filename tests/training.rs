@@ -36,14 +36,8 @@ fn config(algorithm: Algorithm, seed: u64) -> TrainConfig {
         weight_decay: 0.0,
         batch_size: 14,
         persistent_chains: 0,
-        temperatures: 4,
-        beta_min: 0.5,
-        decay_epochs: 0,
-        final_learning_rate: 0.05,
-        sparsity_target: 0.1,
-        sparsity_cost: 0.0,
-        centring: false,
         seed,
+        ..TrainConfig::default()
     }
 }
 
@@ -70,13 +64,6 @@ fn pcd_learns_bars_and_stripes() {
             k: 5,
             learning_rate: 0.05,
             persistent_chains: 100,
-            temperatures: 4,
-            beta_min: 0.5,
-            decay_epochs: 0,
-            final_learning_rate: 0.05,
-            sparsity_target: 0.1,
-            sparsity_cost: 0.0,
-            centring: false,
             ..config(Algorithm::Pcd, seed)
         };
         let (before, after) = gain(pcd, 4000);
@@ -94,11 +81,6 @@ fn parallel_tempering_learns_bars_and_stripes_and_exchanges_states() {
             persistent_chains: 100,
             temperatures: 4,
             beta_min: 0.5,
-            decay_epochs: 0,
-            final_learning_rate: 0.05,
-            sparsity_target: 0.1,
-            sparsity_cost: 0.0,
-            centring: false,
             ..config(Algorithm::Tempering, seed)
         };
         let set = data::bars_and_stripes(3).unwrap();

@@ -126,14 +126,8 @@ pub fn pinned_config() -> TrainConfig {
         weight_decay: 1e-4,
         batch_size: 10,
         persistent_chains: 0,
-        temperatures: 4,
-        beta_min: 0.5,
-        decay_epochs: 0,
-        final_learning_rate: 0.05,
-        sparsity_target: 0.1,
-        sparsity_cost: 0.0,
-        centring: false,
         seed: 7,
+        ..TrainConfig::default()
     }
 }
 pub const PINNED_SIDE: usize = 4;
@@ -165,13 +159,7 @@ pub fn cd1_config(n_hidden: usize, seed: u64) -> TrainConfig {
         weight_decay: 1e-4,
         batch_size: 100,
         persistent_chains: 0,
-        temperatures: 4,
-        beta_min: 0.5,
-        decay_epochs: 0,
-        final_learning_rate: 0.05,
-        sparsity_target: 0.1,
-        sparsity_cost: 0.0,
-        centring: false,
         seed,
+        ..TrainConfig::default()
     }
 }
