@@ -161,7 +161,7 @@ fn count(id: &'static str, value: f64) -> Result<usize, JsError> {
 }
 
 /// A whole number from JS between `min` and `max`, for arguments with no setting of their own.
-fn count_in(what: &str, value: f64, min: usize, max: usize) -> Result<usize, JsError> {
+pub(crate) fn count_in(what: &str, value: f64, min: usize, max: usize) -> Result<usize, JsError> {
     crate::size::from_js_number(value)
         .filter(|v| (min..=max).contains(v))
         .ok_or_else(|| {

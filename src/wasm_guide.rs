@@ -10,7 +10,7 @@ use crate::error::RbmError;
 use crate::guide::{self, ChainWalk, GradientTerms};
 use crate::linalg::Matrix;
 use crate::model::Rbm;
-use crate::wasm::JsRbm;
+use crate::wasm::{count_in, JsRbm};
 
 fn js_error(error: RbmError) -> JsError {
     JsError::new(&error.to_string())
@@ -49,15 +49,7 @@ impl TinyParams {
 fn tiny(params: JsValue) -> Result<Rbm, JsError> {
     let p: TinyParams = serde_wasm_bindgen::from_value(params)
         .map_err(|e| JsError::new(&format!("a tiny model: {e}")))?;
-    let units = |what: &str, x: f64| {
-        crate::size::from_js_number(x)
-            .filter(|u| (1..=guide::MAX_VISIBLE_STATES_UNITS).contains(u))
-            .ok_or_else(|| {
-                JsError::new(&format!(
-                    "{what} must be a whole number from 1 to 16, not {x}"
-                ))
-            })
-    };
+    let units = |what: &str, x: f64| count_in(what, x, 1, guide::MAX_VISIBLE_STATES_UNITS);
     let (m, n) = (
         units("nVisible", p.n_visible)?,
         units("nHidden", p.n_hidden)?,
@@ -227,13 +219,8 @@ impl JsGuideChain {
         seed: f64,
     ) -> Result<JsGuideChain, JsError> {
         let rbm = guide::scale_weights(&tiny(params)?, scale).map_err(js_error)?;
-        let start = crate::size::from_js_number(start).ok_or_else(|| {
-            JsError::new(&format!(
-                "the start state must be a whole number, not {start}"
-            ))
-        })?;
-        let seed = crate::size::from_js_number(seed)
-            .ok_or_else(|| JsError::new(&format!("the seed must be a whole number, not {seed}")))?;
+        let start = count_in("start", start, 0, u32::MAX as usize)?;
+        let seed = count_in("seed", seed, 0, u32::MAX as usize)?;
         Ok(JsGuideChain {
             chain: ChainWalk::new(rbm, start, seed as u64).map_err(js_error)?,
         })
@@ -247,13 +234,7 @@ impl JsGuideChain {
 
     /// `count` full steps (at most a million a call).
     pub fn run(&mut self, count: f64) -> Result<(), JsError> {
-        let count = crate::size::from_js_number(count)
-            .filter(|&c| c <= 1_000_000)
-            .ok_or_else(|| {
-                JsError::new(&format!(
-                    "steps must be a whole number from 0 to 1000000, not {count}"
-                ))
-            })?;
+        let count = count_in("steps", count, 0, 1_000_000)?;
         self.chain.run(count);
         Ok(())
     }
@@ -276,13 +257,7 @@ impl JsGuideChain {
 
     /// How alike the state is to the state `lag` steps earlier, for lags 0 to `max_lag`.
     pub fn autocorrelation(&self, max_lag: f64) -> Result<Vec<f64>, JsError> {
-        let lags = crate::size::from_js_number(max_lag)
-            .filter(|&l| l <= 1000)
-            .ok_or_else(|| {
-                JsError::new(&format!(
-                    "lags must be a whole number from 0 to 1000, not {max_lag}"
-                ))
-            })?;
+        let lags = count_in("lags", max_lag, 0, 1000)?;
         Ok(self.chain.autocorrelation(lags))
     }
 }

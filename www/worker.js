@@ -973,41 +973,15 @@ const HANDLERS = {
   },
 
   /** The critic panel's requests: answered with the same id, errors as messages. */
-  critic({ action, id, ...request }) {
-    const act = CRITIC_ACTIONS[action];
-    try {
-      if (!act) throw new Error(`unknown critic action ${action}`);
-      postMessage({ status: 'critic', id, action, result: act(request) });
-    } catch (error) {
-      if (isFatal(error)) throw error;
-      postMessage({ status: 'critic', id, action, error: String(error?.message ?? error) });
-    }
-  },
+  critic: panelRequests('critic', () => CRITIC_ACTIONS, 'critic action'),
 
   /** The guide page's requests (guidework.js): answered with the same id. */
-  guide({ action, id, ...request }) {
-    const act = GUIDE_ACTIONS[action];
-    try {
-      if (!act) throw new Error(`unknown guide action ${action}`);
-      postMessage({ status: 'guide', id, action, result: act(request) });
-    } catch (error) {
-      if (isFatal(error)) throw error;
-      postMessage({ status: 'guide', id, action, error: String(error?.message ?? error) });
-    }
-  },
+  guide: panelRequests('guide', () => GUIDE_ACTIONS, 'guide action'),
 
   /** The "use the model" panel's requests: answered with the same id. */
-  use({ action, id, ...request }) {
-    const act = USE_ACTIONS[action];
-    try {
-      if (!act) throw new Error(`unknown action ${action}`);
-      if (!lab) throw new Error('there is no model yet: wait for it to be built');
-      postMessage({ status: 'use', id, action, result: act(request) });
-    } catch (error) {
-      if (isFatal(error)) throw error;
-      postMessage({ status: 'use', id, action, error: String(error?.message ?? error) });
-    }
-  },
+  use: panelRequests('use', () => USE_ACTIONS, 'action', () => {
+    if (!lab) throw new Error('there is no model yet: wait for it to be built');
+  }),
 
   /** Fault injection for the page tests of crash recovery. */
   injectFault({ kind }) {
@@ -1093,6 +1067,26 @@ const CRITIC_ACTIONS = {
   complete: ({ which, text, temperature }) => learnedCritics().complete(which, text, temperature),
   attribute: ({ text }) => learnedCritics().attribute(text),
 };
+
+/**
+ * A handler for a panel's requests `{action, id, ...fields}`: the action's result, or
+ * its error as a message, comes back under `status` with the same id. `actions()`
+ * gives the table (looked up late: the tables are defined after the handlers);
+ * `check` runs before the action and throws when it cannot run yet.
+ */
+function panelRequests(status, actions, what, check = () => {}) {
+  return ({ action, id, ...request }) => {
+    const act = actions()[action];
+    try {
+      if (!act) throw new Error(`unknown ${what} ${action}`);
+      check();
+      postMessage({ status, id, action, result: act(request) });
+    } catch (error) {
+      if (isFatal(error)) throw error;
+      postMessage({ status, id, action, error: String(error?.message ?? error) });
+    }
+  };
+}
 
 // Messages are handled one at a time, in order, once the engine has loaded. A ping is
 // answered at once (it is how the page knows the worker is alive), but only once the
