@@ -180,6 +180,11 @@ impl Ais {
         self.finished()
     }
 
+    /// The model whose `log Z` is being estimated (a snapshot: training goes on meanwhile).
+    pub fn model(&self) -> &Rbm {
+        &self.rbm
+    }
+
     pub fn finished(&self) -> bool {
         self.next >= self.betas.len()
     }

@@ -783,7 +783,9 @@ impl JsTrainer {
         }
         let estimate = job.result().expect("finished");
         let step = *step;
-        let model = self.inner.model();
+        // The free energies of the model whose log Z was estimated, not of the model
+        // training has moved on to since the estimate started.
+        let model = job.model();
         let data = self.inner.data();
         let rows = data.rows().min(AIS_TRAIN_ROWS);
         let subset = Matrix::from_vec(

@@ -347,3 +347,38 @@ fn pictures_are_completed_cleaned_and_placed_through_the_boundary() {
         .start_completion(&image, &mask, 1.5, 10.0, 1)
         .is_err());
 }
+
+/// AIS through the boundary: the estimate belongs to the model it started on, even when
+/// training moves on while it runs (its log-likelihood is that model's, not the newer
+/// one's). 4 x 4 bars and stripes, 6 hidden units: the exact value is at hand, and AIS
+/// with 200 runs and 1,000 temperatures is within a few hundredths of it (its standard
+/// error is about 0.01 here), while 3,000 more updates move the exact value by more than 1.
+#[wasm_bindgen_test]
+fn an_ais_point_belongs_to_the_model_it_started_on() {
+    let data = JsDataset::bars_and_stripes(4.0).unwrap();
+    let config = r#"{"n_hidden": 6, "algorithm": "cd", "k": 1, "learning_rate": 0.1, "batch_size": 10, "seed": 2}"#;
+    let mut trainer = JsTrainer::new(js_object(config), &data).unwrap();
+    trainer.steps(10.0).unwrap();
+    let started_on = trainer.mean_log_likelihood(&data).unwrap();
+    trainer.start_ais(200.0, 1000.0).unwrap();
+    trainer.steps(3000.0).unwrap();
+    let moved_to = trainer.mean_log_likelihood(&data).unwrap();
+    assert!(
+        (moved_to - started_on).abs() > 1.0,
+        "{started_on} -> {moved_to}"
+    );
+    let point = loop {
+        let p = trainer.advance_ais(1e7).unwrap();
+        if !p.is_undefined() {
+            break p;
+        }
+    };
+    let point: serde_json::Value = serde_wasm_bindgen::from_value(point).unwrap();
+    let estimate = point["log_likelihood_train"].as_f64().unwrap();
+    let error = point["standard_error"].as_f64().unwrap();
+    assert_eq!(point["step"].as_f64().unwrap(), 10.0);
+    assert!(
+        (estimate - started_on).abs() <= 3.0 * error + 0.02,
+        "AIS {estimate} ± {error}, exact {started_on}, later {moved_to}"
+    );
+}
