@@ -120,6 +120,10 @@ const TILE_COLS: usize = 8;
 /// fused multiply-add is used. That is what makes the native and the wasm builds
 /// agree to the bit; the speed comes from a 4 x 8 register tile that LLVM keeps in
 /// vector registers (simd128 in the browser).
+///
+/// Natively, a large product is split by rows of C over [`threads`] threads. Each
+/// element is still summed by the same code in the same order, so the result is the
+/// same to the bit for any thread count.
 pub fn gemm(
     m: usize,
     k: usize,
@@ -137,6 +141,66 @@ pub fn gemm(
         let last = (m - 1) * a.row_stride + (k - 1) * a.col_stride;
         assert!(last < a.data.len(), "gemm: left operand too small");
     }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let threads = threads();
+        if threads > 1 && m >= 2 * TILE_ROWS && m * k * n >= PARALLEL_MIN_WORK {
+            // Whole row tiles per thread, so the edge rows stay where they were.
+            let chunk_rows = m.div_ceil(threads).div_ceil(TILE_ROWS) * TILE_ROWS;
+            let mut chunks = c[..m * n].chunks_mut(chunk_rows * n).enumerate();
+            let (_, own) = chunks.next().expect("m > 0");
+            std::thread::scope(|scope| {
+                for (index, chunk) in chunks {
+                    let rows = chunk.len() / n;
+                    let part = Strided {
+                        data: &a.data[index * chunk_rows * a.row_stride..],
+                        ..a
+                    };
+                    scope.spawn(move || gemm_serial(rows, k, n, part, b, chunk, accumulate));
+                }
+                // The calling thread takes the first rows itself.
+                gemm_serial(own.len() / n, k, n, a, b, own, accumulate);
+            });
+            return;
+        }
+    }
+    gemm_serial(m, k, n, a, b, c, accumulate);
+}
+
+/// Products smaller than this many multiply-adds (about a third of a millisecond)
+/// stay on one thread: spawning costs tens of microseconds per thread.
+#[cfg(not(target_arch = "wasm32"))]
+const PARALLEL_MIN_WORK: usize = 1 << 20;
+
+#[cfg(not(target_arch = "wasm32"))]
+static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// How many threads a native [`gemm`] may use (1 unless [`set_threads`] said otherwise;
+/// always 1 in the browser build, where the page's workers share the work instead).
+pub fn threads() -> usize {
+    #[cfg(not(target_arch = "wasm32"))]
+    return THREADS.load(std::sync::atomic::Ordering::Relaxed);
+    #[cfg(target_arch = "wasm32")]
+    1
+}
+
+/// Lets native matrix products use up to `count` threads (at least 1). The results do
+/// not depend on it. Scoped threads from std: no pool and no dependency, which suits
+/// products of a few milliseconds each.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn set_threads(count: usize) {
+    THREADS.store(count.max(1), std::sync::atomic::Ordering::Relaxed);
+}
+
+fn gemm_serial(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<'_>,
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
     let full_rows = m / TILE_ROWS * TILE_ROWS;
     let full_cols = n / TILE_COLS * TILE_COLS;
     // Column panels outermost: a k x 8 panel of B stays in cache while every row tile uses it.
@@ -261,6 +325,33 @@ mod tests {
         gemm(m, k, n, a, &b, &mut c, true);
         let expected: Vec<f32> = reference(m, k, n, &a, &b).iter().map(|v| v + 1.0).collect();
         assert_eq!(c, expected);
+    }
+
+    #[test]
+    fn threads_give_the_same_bits_as_one_thread() {
+        // Values with long mantissas, so any change in summation order would show.
+        let value = |i: usize| ((i as f32 * 0.618_034).fract() - 0.5) * 1.37;
+        for &(m, k, n) in &[(101, 784, 37), (250, 97, 203), (9, 4096, 40)] {
+            let a_data: Vec<f32> = (0..m * k).map(value).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| value(i + 7)).collect();
+            for a in [Strided::rows(&a_data, k), Strided::transpose_of(&a_data, m)] {
+                set_threads(1);
+                let mut one = vec![0.25f32; m * n];
+                gemm(m, k, n, a, &b, &mut one, true);
+                for count in [2, 3, 8] {
+                    set_threads(count);
+                    let mut many = vec![0.25f32; m * n + 2];
+                    many[m * n..].fill(f32::NAN);
+                    gemm(m, k, n, a, &b, &mut many, true);
+                    set_threads(1);
+                    assert!(one
+                        .iter()
+                        .zip(&many)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()));
+                    assert!(many[m * n..].iter().all(|v| v.is_nan()));
+                }
+            }
+        }
     }
 
     #[test]

@@ -63,7 +63,33 @@ pub fn to_safetensors(file: &ModelFile) -> Result<Vec<u8>> {
             );
         }
     }
-    safetensors::serialize(tensors, Some(metadata)).map_err(|e| bad(e.to_string()))
+    let mut bytes =
+        safetensors::serialize(tensors, Some(metadata)).map_err(|e| bad(e.to_string()))?;
+    sort_header(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The crate writes the metadata from a `HashMap`, in an order that changes from run
+/// to run; the same model must give the same bytes. The header is rewritten with its
+/// keys sorted: the same keys and values, so the same length and the same offsets.
+fn sort_header(bytes: &mut [u8]) -> Result<()> {
+    let broken = || RbmError::Data("safetensors: the header just written is unreadable".into());
+    let length = u64::from_le_bytes(bytes[..8].try_into().map_err(|_| broken())?);
+    let end = usize::try_from(length)
+        .ok()
+        .and_then(|n| n.checked_add(8))
+        .filter(|&end| end <= bytes.len())
+        .ok_or_else(broken)?;
+    let header = &mut bytes[8..end];
+    // serde_json's maps are ordered by key (its `preserve_order` feature is off).
+    let value: serde_json::Value = serde_json::from_slice(header).map_err(|_| broken())?;
+    let sorted = serde_json::to_string(&value).map_err(|_| broken())?;
+    if sorted.len() > header.len() {
+        return Err(broken());
+    }
+    header.fill(b' ');
+    header[..sorted.len()].copy_from_slice(sorted.as_bytes());
+    Ok(())
 }
 
 /// Reads a tensor as float32 values of the given shape.

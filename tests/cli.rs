@@ -343,3 +343,143 @@ fn complete_and_denoise_a_picture_and_write_the_strip() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--index 99 is past the 14 pictures"));
 }
+
+/// Writes an RGBA PNG of `rows` x `cols` pixels, `colour(i)` giving pixel i.
+fn write_rgba_png(path: &Path, rows: usize, cols: usize, colour: impl Fn(usize) -> [u8; 4]) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut encoder = png::Encoder::new(file, cols as u32, rows as u32);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let bytes: Vec<u8> = (0..rows * cols).flat_map(&colour).collect();
+    encoder
+        .write_header()
+        .unwrap()
+        .write_image_data(&bytes)
+        .unwrap();
+}
+
+#[test]
+fn a_folder_of_pngs_is_thresholded_as_the_page_does_and_trains_like_the_same_csv() {
+    let bars = rbm_lab::data::bars_and_stripes(3).unwrap();
+    let folder = scratch("bars-pngs");
+    std::fs::create_dir_all(&folder).unwrap();
+    // Pure blue is dark (luma 29 of 255): on. Pure green is light (luma 150): off, though
+    // the plain mean of its channels (85) is dark. A transparent black pixel is off.
+    for r in 0..bars.len() {
+        let row = bars.images.row(r);
+        write_rgba_png(&folder.join(format!("{r:02}.png")), 3, 3, |i| {
+            if row[i] == 1.0 {
+                [0, 0, 255, 255]
+            } else if i == 4 {
+                [0, 0, 0, 0]
+            } else {
+                [0, 255, 0, 255]
+            }
+        });
+    }
+    std::fs::write(folder.join("notes.txt"), "skipped: not a PNG").unwrap();
+    let from_folder = scratch("from-folder.json");
+    let from_builtin = scratch("from-builtin.json");
+    let train = |data: &str, out: &Path| {
+        let run = lab(&[
+            "train",
+            "--data",
+            data,
+            "--hidden",
+            "8",
+            "--algorithm",
+            "cd",
+            "--lr",
+            "0.1",
+            "--batch",
+            "7",
+            "--epochs",
+            "50",
+            "--seed",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+    };
+    train(folder.to_str().unwrap(), &from_folder);
+    train("bars:3", &from_builtin);
+    // Same pixels in the same order (files by name) give the same model, bit for bit.
+    assert_eq!(
+        std::fs::read(&from_folder).unwrap(),
+        std::fs::read(&from_builtin).unwrap()
+    );
+
+    // A picture of another size is named, with the size it should have.
+    write_rgba_png(&folder.join("99.png"), 4, 3, |_| [0, 0, 0, 255]);
+    let out = lab(&[
+        "train",
+        "--data",
+        folder.to_str().unwrap(),
+        "--out",
+        from_folder.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("99.png is 4 rows x 3 columns but")
+            && text(&out.stderr).contains("00.png is 3 x 3"),
+        "{}",
+        text(&out.stderr)
+    );
+    let empty = scratch("no-pngs");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = lab(&[
+        "eval",
+        from_builtin.to_str().unwrap(),
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no .png files"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_model_file_for_any_thread_count() {
+    if !Path::new("www/data/mnist.bin").exists() {
+        panic!("www/data/mnist.bin is missing: ./lab test builds it");
+    }
+    // MNIST at 100 hidden units: each product is large enough to be split over threads.
+    let train = |threads: &str| {
+        let out = scratch(&format!("threads-{threads}.safetensors"));
+        let run = lab(&[
+            "train",
+            "--data",
+            "mnist",
+            "--hidden",
+            "100",
+            "--epochs",
+            "1",
+            "--centring",
+            "--threads",
+            threads,
+            "--seed",
+            "8",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        std::fs::read(out).unwrap()
+    };
+    let one = train("1");
+    assert_eq!(one, train("1"));
+    assert_eq!(one, train("2"));
+    assert_eq!(one, train("3"));
+    let out = lab(&[
+        "train",
+        "--data",
+        "bars:3",
+        "--threads",
+        "0",
+        "--out",
+        "x.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

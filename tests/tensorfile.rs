@@ -43,6 +43,23 @@ fn a_model_round_trips_bit_for_bit() {
 }
 
 /// A safetensors file from raw parts, as another program might write it.
+#[test]
+fn the_same_model_always_gives_the_same_bytes() {
+    // The crate writes its metadata from a HashMap, whose order is drawn afresh for each
+    // map: 20 writes with four metadata keys would almost surely differ without sorting.
+    let file = sample_file();
+    let first = to_safetensors(&file).unwrap();
+    for _ in 0..20 {
+        assert_eq!(to_safetensors(&file).unwrap(), first);
+    }
+    let header_length = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&first[8..8 + header_length]).unwrap();
+    let keys = ["\"W\"", "\"__metadata__\"", "\"b\"", "\"c\""];
+    let places: Vec<usize> = keys.iter().map(|k| header.find(k).unwrap()).collect();
+    assert!(places.windows(2).all(|w| w[0] < w[1]), "{header}");
+    assert_eq!(from_safetensors(&first).unwrap(), file);
+}
+
 fn written(tensors: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)>, metadata: &[(&str, &str)]) -> Vec<u8> {
     let views: Vec<(&str, TensorView)> = tensors
         .iter()

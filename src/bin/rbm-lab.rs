@@ -45,6 +45,10 @@ mod cli {
         after_help = "Exit codes: 0 done; 2 a bad argument; 3 a file that cannot be read or used; 4 training diverged; 1 anything else."
     )]
     struct Cli {
+        /// Threads for the matrix products (default: every core). The results are the
+        /// same to the bit for any count.
+        #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
+        threads: Option<u16>,
         #[command(subcommand)]
         command: Command,
     }
@@ -94,7 +98,7 @@ mod cli {
 
     #[derive(clap::Args)]
     struct TrainArgs {
-        /// The data: `mnist` (its 9,000 training digits), `bars:SIDE` (bars and stripes), or a CSV file (with --rows and --cols).
+        /// The data: `mnist` (its 9,000 training digits), `bars:SIDE` (bars and stripes), a folder of PNG images (dark pixels are on), or a CSV file (with --rows and --cols).
         #[arg(long)]
         data: String,
         #[command(flatten)]
@@ -158,7 +162,7 @@ mod cli {
     struct EvalArgs {
         /// The model (.json or .safetensors).
         model: PathBuf,
-        /// The data: `mnist` (the 1,000 held-out digits), `mnist:train`, `bars:SIDE`, or a CSV file.
+        /// The data: `mnist` (the 1,000 held-out digits), `mnist:train`, `bars:SIDE`, a folder of PNG images, or a CSV file.
         data: String,
         #[command(flatten)]
         source: DataArgs,
@@ -327,6 +331,9 @@ mod cli {
             let (train, test) = data::mnist_split(&bytes).map_err(engine_error)?;
             let test_part = spec == "mnist:test" || (spec == "mnist" && held_out);
             return Ok(if test_part { test } else { train });
+        }
+        if Path::new(spec).is_dir() {
+            return read_png_folder(Path::new(spec));
         }
         let (Some(rows), Some(cols)) = (source.rows, source.cols) else {
             return Err(usage(format!("`{spec}` is read as a CSV file, which needs --rows and --cols (or use mnist or bars:SIDE)")));
@@ -528,7 +535,7 @@ mod cli {
         let file = read_model(&args.model)?;
         let m = file.model.n_visible();
         let pixels = match (&args.image, &args.data) {
-            (Some(path), _) => read_png(path)?,
+            (Some(path), _) => read_png(path)?.0,
             (None, Some(spec)) => {
                 let set = read_data(spec, &args.source, true)?;
                 if args.index >= set.len() {
@@ -569,8 +576,10 @@ mod cli {
         })
     }
 
-    /// A PNG's pixels as 0/1: dark (luminance below ½) and opaque (alpha at least ½) is on.
-    fn read_png(path: &Path) -> Result<Vec<f32>, Failure> {
+    /// A PNG's pixels as 0/1, and its rows and columns. As on the page, a pixel is on
+    /// when it is darker than mid-grey (luma 0.299 R + 0.587 G + 0.114 B below ½) and
+    /// not transparent (alpha at least ½).
+    fn read_png(path: &Path) -> Result<(Vec<f32>, usize, usize), Failure> {
         let failed = |e: String| bad_file(format!("{}: {e}", path.display()));
         let file = std::fs::File::open(path).map_err(|e| failed(e.to_string()))?;
         let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
@@ -591,20 +600,85 @@ mod cli {
             .next_frame(&mut buffer)
             .map_err(|e| failed(e.to_string()))?;
         let channels = frame.color_type.samples();
-        Ok(buffer[..frame.buffer_size()]
+        // Luma in thousandths of a level: 1000 x (0.299 R + 0.587 G + 0.114 B).
+        let luma = |p: &[u8]| 299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]);
+        let pixels = buffer[..frame.buffer_size()]
             .chunks_exact(channels)
             .map(|px| {
-                let grey =
-                    |p: &[u8]| ((u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2])) / 3) as u8;
-                let (luminance, alpha) = match channels {
-                    1 => (px[0], 255),
-                    2 => (px[0], px[1]),
-                    3 => (grey(px), 255),
-                    _ => (grey(px), px[3]),
+                let (luma, alpha) = match channels {
+                    1 => (1000 * u32::from(px[0]), 255),
+                    2 => (1000 * u32::from(px[0]), px[1]),
+                    3 => (luma(px), 255),
+                    _ => (luma(px), px[3]),
                 };
-                f32::from(luminance < 128 && alpha >= 128)
+                // Below half of 255 levels, as the page's (luma / 255) < 0.5.
+                f32::from(2 * luma < 255_000 && alpha >= 128)
             })
-            .collect())
+            .collect();
+        Ok((pixels, frame.height as usize, frame.width as usize))
+    }
+
+    /// Most PNG images read from a folder (as on the page).
+    const MAX_PNG_FILES: usize = 10_000;
+
+    /// Every `.png` in a folder, by file name, thresholded as [`read_png`] does; they must
+    /// share one size. Other files are skipped.
+    fn read_png_folder(dir: &Path) -> Result<data::Dataset, Failure> {
+        let failed = |e: String| bad_file(format!("{}: {e}", dir.display()));
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| failed(e.to_string()))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")))
+            .collect();
+        if paths.is_empty() {
+            return Err(failed("no .png files in this folder".into()));
+        }
+        if paths.len() > MAX_PNG_FILES {
+            return Err(failed(format!(
+                "{} PNG files are more than {MAX_PNG_FILES}",
+                paths.len()
+            )));
+        }
+        paths.sort();
+        let mut values = Vec::new();
+        let mut shape = None;
+        for path in &paths {
+            let (pixels, rows, cols) = read_png(path)?;
+            match shape {
+                None => {
+                    if pixels.len() > rbm_lab::limits::MAX_UNITS {
+                        return Err(bad_file(format!(
+                            "{}: {rows} x {cols} pixels are more than the {} visible units a model may have",
+                            path.display(),
+                            rbm_lab::limits::MAX_UNITS
+                        )));
+                    }
+                    shape = Some((rows, cols, path));
+                }
+                Some((r, c, first)) if (r, c) != (rows, cols) => {
+                    return Err(bad_file(format!(
+                        "{} is {rows} rows x {cols} columns but {} is {r} x {c}; all images must share one size",
+                        path.display(),
+                        first.display()
+                    )));
+                }
+                Some(_) => {}
+            }
+            if values.len() + pixels.len() > data::MAX_DATASET_VALUES {
+                return Err(failed(format!(
+                    "more than {} pixel values; use fewer or smaller images",
+                    data::MAX_DATASET_VALUES
+                )));
+            }
+            values.extend(pixels);
+        }
+        let (rows, cols, _) = shape.expect("at least one image");
+        let count = paths.len();
+        Ok(data::Dataset {
+            images: Matrix::from_vec(count, rows * cols, values).expect("whole images"),
+            labels: None,
+            image_shape: (rows, cols),
+        })
     }
 
     /// Pictures side by side (values 0 to 1, NaN drawn mid-grey), 4 x 4 screen pixels a pixel.
@@ -735,6 +809,8 @@ mod cli {
 
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        rbm_lab::linalg::set_threads(cli.threads.map_or(cores, usize::from));
         let result = match cli.command {
             Command::Train(args) => train(args),
             Command::Eval(args) => eval(args),
