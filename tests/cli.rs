@@ -1,4 +1,4 @@
-//! The command line (`src/bin/rbm-lab.rs`): round trips on small files, the same seed
+//! The command line (`src/bin/rbm-lab/`): round trips on small files, the same seed
 //! giving the same model file, `--help` for every subcommand, and each kind of bad file
 //! or argument getting its message and its documented exit code.
 use std::path::{Path, PathBuf};
@@ -482,4 +482,97 @@ fn the_same_seed_gives_the_same_model_file_for_any_thread_count() {
         "x.json",
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn presets_are_the_pages_presets_and_options_given_win() {
+    // The page's presets, resolved as the page does (each over its data set's defaults).
+    let script = r#"
+        const s = await import(new URL('www/settings.js', 'file://' + process.cwd() + '/'));
+        console.log(JSON.stringify(s.PRESETS.map(p => s.withDefaults({ ...s.DEFAULTS[p.values.data], ...p.values }))));
+    "#;
+    let node = Command::new("node")
+        .args(["--input-type=module", "-e", script])
+        .output()
+        .expect("node (./lab test installs it)");
+    assert!(node.status.success(), "{}", text(&node.stderr));
+    let page: Vec<serde_json::Value> = serde_json::from_slice(&node.stdout).unwrap();
+    let names = [
+        "quick-digits",
+        "theano-tutorial",
+        "sklearn-defaults",
+        "hinton",
+        "best20",
+        "bars-and-stripes",
+    ];
+    assert_eq!(
+        page.len(),
+        names.len(),
+        "a preset was added to one side only"
+    );
+    for (name, want) in names.iter().zip(&page) {
+        let run = lab(&["train", "--preset", name, "--dry-run"]);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        let plan: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let data = match want["data"].as_str().unwrap() {
+            "bars" => format!("bars:{}", want["side"]),
+            other => other.to_string(),
+        };
+        assert_eq!(plan["data"], data.as_str(), "{name}");
+        assert_eq!(plan["epochs"], want["epochs"], "{name}");
+        let config = &plan["config"];
+        for field in [
+            "n_hidden",
+            "algorithm",
+            "k",
+            "learning_rate",
+            "momentum",
+            "weight_decay",
+            "batch_size",
+            "persistent_chains",
+            "temperatures",
+            "beta_min",
+            "decay_epochs",
+            "final_learning_rate",
+            "sparsity_cost",
+            "sparsity_target",
+        ] {
+            // Numbers compare as numbers (the engine writes 0.0 where JavaScript has 0).
+            match (config[field].as_f64(), want[field].as_f64()) {
+                (Some(ours), Some(page)) => assert_eq!(ours, page, "{name}: {field}"),
+                _ => assert_eq!(config[field], want[field], "{name}: {field}"),
+            }
+        }
+        assert_eq!(
+            config["centring"],
+            want["centring"] == "on",
+            "{name}: centring"
+        );
+    }
+    // An option given on the command line beats the preset's value.
+    let run = lab(&["train", "--preset", "best20", "--hidden", "30", "--dry-run"]);
+    let plan: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(plan["config"]["n_hidden"], 30);
+    assert_eq!(plan["config"]["centring"], true);
+    let run = lab(&["train", "--out", "x.json"]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        text(&run.stderr).contains("--data"),
+        "{}",
+        text(&run.stderr)
+    );
+}
+
+#[test]
+fn a_data_set_is_written_as_csv_and_reads_back_the_same() {
+    let csv = scratch("bars4.csv");
+    let out = lab(&["data", "bars:4", "--out", csv.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&csv).unwrap();
+    let read = rbm_lab::data::parse_csv(&written, 4, 4).unwrap();
+    assert_eq!(
+        read.images,
+        rbm_lab::data::bars_and_stripes(4).unwrap().images
+    );
+    assert!(written.starts_with("# 30 images of 4 x 4 pixels"));
 }

@@ -14,11 +14,17 @@ fn main() -> std::process::ExitCode {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+mod presets;
+
+#[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
 
-    use clap::{Parser, Subcommand, ValueEnum};
+    use clap::parser::ValueSource;
+    use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+    use crate::presets::{preset, PresetArg};
     use indicatif::{ProgressBar, ProgressStyle};
     use rbm_lab::ais::{self, AisConfig};
     use rbm_lab::modelfile::{self, ModelFile, TrainingInfo};
@@ -65,6 +71,16 @@ mod cli {
         Complete(CompleteArgs),
         /// Flip a fraction of a picture's pixels, clean it with the model, and write a PNG.
         Denoise(DenoiseArgs),
+        /// Write a data set as CSV, one 0/1 image per line (for other tools: MNIST's fixed split, say).
+        Data {
+            /// The data: `mnist` (the 9,000 training digits), `mnist:test` (the 1,000 held out), `bars:SIDE`, a folder of PNG images, or a CSV file.
+            data: String,
+            #[command(flatten)]
+            source: DataArgs,
+            /// Where to write the CSV (its first line, a comment, gives the image shape).
+            #[arg(long)]
+            out: PathBuf,
+        },
         /// Convert a model between the JSON model file and safetensors (by the files' extensions).
         Convert {
             /// The model to read (.json or .safetensors).
@@ -98,14 +114,21 @@ mod cli {
 
     #[derive(clap::Args)]
     struct TrainArgs {
-        /// The data: `mnist` (its 9,000 training digits), `bars:SIDE` (bars and stripes), a folder of PNG images (dark pixels are on), or a CSV file (with --rows and --cols).
+        /// Start from one of the page's presets: its data, epochs and settings (options
+        /// given here still win; the seed is not part of a preset).
+        #[arg(long, value_enum)]
+        preset: Option<PresetArg>,
+        /// The data: `mnist` (its 9,000 training digits), `bars:SIDE` (bars and stripes), a folder of PNG images (dark pixels are on), or a CSV file (with --rows and --cols). Needed unless --preset names it.
         #[arg(long)]
-        data: String,
+        data: Option<String>,
         #[command(flatten)]
         source: DataArgs,
         /// Where to write the model (.json or .safetensors).
+        #[arg(long, required_unless_present = "dry_run")]
+        out: Option<PathBuf>,
+        /// Print the data, epochs and settings that would be used, as JSON, and stop.
         #[arg(long)]
-        out: PathBuf,
+        dry_run: bool,
         /// Hidden units.
         #[arg(long, default_value_t = 100)]
         hidden: usize,
@@ -342,8 +365,7 @@ mod cli {
         data::parse_csv(&text, rows, cols).map_err(|e| bad_file(format!("{spec}: {e}")))
     }
 
-    fn train(args: TrainArgs) -> Result<(), Failure> {
-        let set = read_data(&args.data, &args.source, false)?;
+    fn train(mut args: TrainArgs, matches: &ArgMatches) -> Result<(), Failure> {
         let algorithm = match args.algorithm {
             AlgorithmArg::Cd => Algorithm::Cd,
             AlgorithmArg::Pcd => Algorithm::Pcd,
@@ -351,14 +373,14 @@ mod cli {
             AlgorithmArg::Exact => Algorithm::Exact,
             AlgorithmArg::Tempering => Algorithm::Tempering,
         };
-        let config = TrainConfig {
+        let mut config = TrainConfig {
             n_hidden: args.hidden,
             algorithm,
             k: args.k,
             learning_rate: args.lr,
             momentum: args.momentum,
             weight_decay: args.weight_decay,
-            batch_size: args.batch.min(set.len()),
+            batch_size: args.batch,
             persistent_chains: args.chains,
             temperatures: args.temperatures,
             beta_min: args.beta_min,
@@ -369,6 +391,56 @@ mod cli {
             centring: args.centring,
             seed: args.seed,
         };
+        if let Some(which) = args.preset {
+            let chosen = preset(which);
+            // Each option not given on the command line takes the preset's value.
+            let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+            let p = &chosen.config;
+            macro_rules! take {
+                ($($id:literal => $field:ident),* $(,)?) => {
+                    $(if !given($id) { config.$field = p.$field.clone(); })*
+                };
+            }
+            take!(
+                "hidden" => n_hidden, "algorithm" => algorithm, "k" => k, "lr" => learning_rate,
+                "momentum" => momentum, "weight_decay" => weight_decay, "batch" => batch_size,
+                "chains" => persistent_chains, "temperatures" => temperatures,
+                "beta_min" => beta_min, "decay_epochs" => decay_epochs,
+                "final_lr" => final_learning_rate, "sparsity_cost" => sparsity_cost,
+                "sparsity_target" => sparsity_target, "centring" => centring,
+            );
+            if !given("epochs") {
+                args.epochs = chosen.epochs;
+            }
+            if args.data.is_none() {
+                args.data = Some(chosen.data.to_string());
+            }
+            eprintln!(
+                "preset {}: data {}, {} epochs",
+                chosen.name,
+                args.data.as_deref().unwrap_or_default(),
+                args.epochs
+            );
+        }
+        let Some(spec) = args.data.as_deref() else {
+            return Err(usage("give the data with --data (or a --preset)"));
+        };
+        if args.dry_run {
+            // Serialised straight from the config, so f32 values print as they are written.
+            println!(
+                "{{\"data\":{},\"epochs\":{},\"config\":{}}}",
+                serde_json::to_string(spec).expect("a string"),
+                args.epochs,
+                serde_json::to_string(&config).expect("a config")
+            );
+            return Ok(());
+        }
+        let out = args
+            .out
+            .as_deref()
+            .expect("clap requires --out without --dry-run");
+        let set = read_data(spec, &args.source, false)?;
+        config.batch_size = config.batch_size.min(set.len());
         let mut trainer = Trainer::new(config.clone(), &set.images).map_err(engine_error)?;
         let updates = (args.epochs as u64).saturating_mul(trainer.steps_per_epoch() as u64);
         let bar = ProgressBar::new(updates);
@@ -405,13 +477,43 @@ mod cli {
                 steps_done: trainer.steps_done(),
             }),
         };
-        write_model(&args.out, &file)?;
+        write_model(out, &file)?;
         eprintln!(
             "wrote {} after {} updates",
-            args.out.display(),
+            out.display(),
             trainer.steps_done()
         );
         failure.map_or(Ok(()), Err)
+    }
+
+    fn export_data(spec: &str, source: &DataArgs, out: &Path) -> Result<(), Failure> {
+        use std::io::Write;
+        let set = read_data(spec, source, false)?;
+        let (rows, cols) = set.image_shape;
+        let failed = |e: std::io::Error| Failure(1, format!("{}: {e}", out.display()));
+        let mut file = std::io::BufWriter::new(std::fs::File::create(out).map_err(failed)?);
+        writeln!(
+            file,
+            "# {} images of {rows} x {cols} pixels from {spec}",
+            set.len()
+        )
+        .map_err(failed)?;
+        let mut line = String::new();
+        for r in 0..set.len() {
+            line.clear();
+            for (i, &v) in set.images.row(r).iter().enumerate() {
+                line.push_str(if i == 0 { "" } else { "," });
+                line.push(if v > 0.5 { '1' } else { '0' });
+            }
+            writeln!(file, "{line}").map_err(failed)?;
+        }
+        file.flush().map_err(failed)?;
+        eprintln!(
+            "wrote {} images of {rows} x {cols} pixels to {}",
+            set.len(),
+            out.display()
+        );
+        Ok(())
     }
 
     fn eval(args: EvalArgs) -> Result<(), Failure> {
@@ -808,11 +910,18 @@ mod cli {
     }
 
     pub fn main() -> ExitCode {
-        let cli = Cli::parse();
+        let matches = Cli::command().get_matches();
+        let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         rbm_lab::linalg::set_threads(cli.threads.map_or(cores, usize::from));
         let result = match cli.command {
-            Command::Train(args) => train(args),
+            Command::Train(args) => train(
+                args,
+                matches
+                    .subcommand_matches("train")
+                    .expect("the train subcommand"),
+            ),
+            Command::Data { data, source, out } => export_data(&data, &source, &out),
             Command::Eval(args) => eval(args),
             Command::Sample(args) => sample(args),
             Command::Complete(args) => complete(args),
