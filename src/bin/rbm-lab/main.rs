@@ -527,11 +527,14 @@ mod cli {
                 set.images.cols()
             )));
         }
-        let exact_ll = (monitor::enumeration_cost(model) <= monitor::EXACT_BUDGET * 64.0
+        let exact_log_z = (monitor::enumeration_cost(model) <= monitor::EXACT_BUDGET * 64.0
             && model.n_visible().min(model.n_hidden()) <= exact::MAX_ENUMERATED_UNITS)
-            .then(|| exact::mean_log_likelihood(model, &set.images))
+            .then(|| exact::log_partition(model, 1.0))
             .transpose()
             .map_err(engine_error)?;
+        let free_energy = model.free_energy(&set.images, 1.0).map_err(engine_error)?;
+        let mean_free_energy = free_energy.iter().sum::<f64>() / free_energy.len() as f64;
+        let exact_ll = exact_log_z.map(|log_z| -mean_free_energy - log_z);
         // AIS starts from the base rate of the data it is given.
         let estimate = ais::estimate_log_partition(
             model,
@@ -557,6 +560,8 @@ mod cli {
                 "log_likelihood_ais": ais_ll,
                 "log_likelihood_ais_standard_error": ais_error,
                 "log_partition_ais": estimate.log_partition,
+                "log_partition_exact": exact_log_z,
+                "mean_free_energy": mean_free_energy,
                 "ais_runs": estimate.runs,
                 "ais_temperatures": estimate.temperatures,
                 "pseudo_log_likelihood": pseudo,
