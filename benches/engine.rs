@@ -8,24 +8,22 @@
 //!
 //! Each figure is the median of several timed repetitions after a warm-up.
 
+// Native only: the wasm32 build (clippy's) compiles an empty main.
+#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports))]
+
 use std::time::Instant;
 
-use rbm_lab::{data, exact, rng, Algorithm, GibbsChains, TrainConfig, Trainer};
+use rbm_lab::{data, exact, linalg, rng, Algorithm, GibbsChains, TrainConfig, Trainer};
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).expect("finite timings"));
     values[values.len() / 2]
 }
 
-fn main() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/mnist.bin");
-    let bytes = std::fs::read(path).unwrap_or_else(|e| {
-        eprintln!("cannot read {path} ({e}); `./lab bench` builds it first");
-        std::process::exit(2);
-    });
-    let (train, _) = data::mnist_split(&bytes).expect("valid MNIST asset");
+/// CD-1 updates per second at 784 x 500 (batch 100) and Gibbs steps per second for 100
+/// chains, with the kernels and threads currently set in `linalg`.
+fn cd_and_gibbs(train: &rbm_lab::Matrix) -> (f64, f64) {
     let now = || 0.0;
-
     // CD-1 at 784 x 500, minibatch 100.
     let config = TrainConfig {
         n_hidden: 500,
@@ -39,7 +37,7 @@ fn main() {
         seed: 1,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(config, &train.images).expect("valid settings");
+    let mut trainer = Trainer::new(config, train).expect("valid settings");
     for _ in 0..5 {
         trainer.step(&now).expect("no divergence");
     }
@@ -70,6 +68,34 @@ fn main() {
         .collect();
     let gibbs_steps = median(gibbs_rates);
 
+    (cd_updates, gibbs_steps)
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {} // the browser's figures come from scripts/bench-browser.mjs
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/www/data/mnist.bin");
+    let bytes = std::fs::read(path).unwrap_or_else(|e| {
+        eprintln!("cannot read {path} ({e}); `./lab bench` builds it first");
+        std::process::exit(2);
+    });
+    let (train, _) = data::mnist_split(&bytes).expect("valid MNIST asset");
+
+    let mut rows = Vec::new();
+    for (label, fast, threads) in [
+        ("portable (browser bits), 1 thread", false, 1),
+        ("fast (AVX2/AVX-512 FMA), 1 thread", true, 1),
+        ("fast, 2 threads", true, 2),
+    ] {
+        linalg::set_fast_maths(fast);
+        linalg::set_threads(threads);
+        rows.push((label, cd_and_gibbs(&train.images)));
+    }
+    linalg::set_fast_maths(false);
+    linalg::set_threads(1);
+
     // Exact log Z at 784 x 20.
     let small = Trainer::new(
         TrainConfig {
@@ -91,12 +117,13 @@ fn main() {
         .collect();
     let log_z_seconds = median(log_z_times);
 
-    println!("| engine (native, 1 thread)                 | figure          |");
-    println!("|-------------------------------------------|-----------------|");
-    println!(
-        "| CD-1 784x500, batch 100: updates/s        | {cd_updates:>8.1} ({:.0} samples/s) |",
-        cd_updates * 100.0
-    );
-    println!("| Gibbs 784x500, 100 chains: steps/s        | {gibbs_steps:>8.1}        |");
-    println!("| exact log Z, 784x20 (2^20 states): s      | {log_z_seconds:>8.2}        |");
+    println!("| engine (native)                     | CD-1 784x500 b100: updates/s (samples/s) | Gibbs 784x500, 100 chains: steps/s |");
+    println!("|-------------------------------------|------------------------------------------|------------------------------------|");
+    for (label, (cd_updates, gibbs_steps)) in rows {
+        println!(
+            "| {label:<35} | {cd_updates:>8.1} ({:>6.0})                        | {gibbs_steps:>8.1}                           |",
+            cd_updates * 100.0
+        );
+    }
+    println!("exact log Z, 784x20 (2^20 states), portable, 1 thread: {log_z_seconds:.2} s");
 }

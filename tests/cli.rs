@@ -1,6 +1,7 @@
 //! The command line (`src/bin/rbm-lab/`): round trips on small files, the same seed
 //! giving the same model file, `--help` for every subcommand, and each kind of bad file
 //! or argument getting its message and its documented exit code.
+#![cfg(not(target_arch = "wasm32"))] // the command line is native only
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -47,7 +48,17 @@ fn train_bars(out: &Path, seed: &str) -> Output {
 fn help_explains_every_subcommand_and_its_defaults() {
     let top = lab(&["--help"]);
     assert!(top.status.success());
-    for word in ["train", "eval", "sample", "convert", "Exit codes"] {
+    for word in [
+        "train",
+        "eval",
+        "sample",
+        "complete",
+        "denoise",
+        "data",
+        "convert",
+        "--threads",
+        "Exit codes",
+    ] {
         assert!(text(&top.stdout).contains(word), "{word}");
     }
     for (sub, words) in [
@@ -60,8 +71,15 @@ fn help_explains_every_subcommand_and_its_defaults() {
                 "--centring",
                 "--decay-epochs",
                 "tempering",
+                "--preset",
+                "best20",
+                "--dry-run",
+                "--threads",
             ][..],
         ),
+        ("complete", &["--hide", "[default: top]", "--image"][..]),
+        ("denoise", &["--noise", "[default: 0.1]"][..]),
+        ("data", &["mnist:test", "--out"][..]),
         ("eval", &["--ais-runs", "[default: 100]", "--json"][..]),
         ("sample", &["--chains", "[default: 64]", "--steps"][..]),
         ("convert", &["safetensors"][..]),
@@ -575,4 +593,75 @@ fn a_data_set_is_written_as_csv_and_reads_back_the_same() {
         rbm_lab::data::bars_and_stripes(4).unwrap().images
     );
     assert!(written.starts_with("# 30 images of 4 x 4 pixels"));
+}
+
+#[test]
+fn portable_gives_the_engines_own_bits_and_fast_maths_stays_within_rounding() {
+    // The library trains with the portable kernel, whose bits tests/determinism.rs pins
+    // and the browser shares; `--portable` must give exactly those.
+    let set = rbm_lab::data::bars_and_stripes(3).unwrap();
+    let config = rbm_lab::TrainConfig {
+        n_hidden: 8,
+        algorithm: rbm_lab::Algorithm::Cd,
+        learning_rate: 0.1,
+        batch_size: 7,
+        momentum: 0.5,
+        weight_decay: 1e-4,
+        seed: 6,
+        ..rbm_lab::TrainConfig::default()
+    };
+    let mut trainer = rbm_lab::Trainer::new(config, &set.images).unwrap();
+    for _ in 0..1500 * trainer.steps_per_epoch() {
+        trainer.step(&|| 0.0).unwrap();
+    }
+    let train = |portable: bool| {
+        let out = scratch(&format!("portable-{portable}.json"));
+        let mut args = vec![
+            "train",
+            "--data",
+            "bars:3",
+            "--hidden",
+            "8",
+            "--algorithm",
+            "cd",
+            "--lr",
+            "0.1",
+            "--batch",
+            "7",
+            "--momentum",
+            "0.5",
+            "--weight-decay",
+            "0.0001",
+            "--chains",
+            "0",
+            "--epochs",
+            "1500",
+            "--seed",
+            "6",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if portable {
+            args.push("--portable");
+        }
+        let run = lab(&args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        rbm_lab::modelfile::from_json(&std::fs::read_to_string(out).unwrap())
+            .unwrap()
+            .model
+    };
+    assert_eq!(&train(true), trainer.model());
+    // The fast kernels round differently. A sample drawn as u < p flips when u falls
+    // between the two roundings of p, after which the runs part ways, so the check is
+    // on what was learned: exact log-likelihoods on the 14 pictures within 1 nat (the
+    // uniform model scores -6.24, the best possible -2.64).
+    let fast = train(false);
+    let ll = |model| rbm_lab::exact::mean_log_likelihood(model, &set.images).unwrap();
+    let (fast_ll, portable_ll) = (ll(&fast), ll(trainer.model()));
+    eprintln!("exact log-likelihood: fast {fast_ll:.3}, portable {portable_ll:.3}");
+    assert!(
+        (fast_ll - portable_ll).abs() < 1.0,
+        "{fast_ll} vs {portable_ll}"
+    );
+    assert!(fast_ll > -4.5, "{fast_ll}");
 }

@@ -55,6 +55,12 @@ mod cli {
         /// same to the bit for any count.
         #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
         threads: Option<u16>,
+        /// The browser's arithmetic: the portable kernel, whose bits are the same on every
+        /// machine and in the page. Without it, products use AVX2/AVX-512 fused
+        /// multiply-add kernels picked at run time: several times faster, equal to
+        /// rounding (results then depend on the CPU, not on the thread count).
+        #[arg(long, global = true)]
+        portable: bool,
         #[command(subcommand)]
         command: Command,
     }
@@ -210,7 +216,7 @@ mod cli {
         /// A PNG picture of the model's size (dark opaque pixels are on) ...
         #[arg(long, conflicts_with = "data")]
         image: Option<PathBuf>,
-        /// ... or a picture of a data set (`mnist` means the held-out digits, `bars:SIDE`, or a CSV with --rows/--cols) ...
+        /// ... or a picture of a data set (`mnist` means the held-out digits, `bars:SIDE`, a folder of PNGs, or a CSV with --rows/--cols) ...
         #[arg(long)]
         data: Option<String>,
         /// ... at this index.
@@ -919,6 +925,7 @@ mod cli {
         let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         rbm_lab::linalg::set_threads(cli.threads.map_or(cores, usize::from));
+        rbm_lab::linalg::set_fast_maths(!cli.portable);
         let result = match cli.command {
             Command::Train(args) => train(
                 args,
