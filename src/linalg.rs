@@ -137,6 +137,21 @@ pub fn gemm(
         b.len() >= k * n && c.len() >= m * n,
         "gemm: operand too small"
     );
+    by_rows(m, k, n, a, c, |rows, part, chunk| {
+        gemm_serial(rows, k, n, part, b, chunk, accumulate)
+    });
+}
+
+/// Runs `work(rows, a_rows, c_rows)` on row blocks of C (and the matching rows of A):
+/// natively over [`threads`] threads when the product is large, else once on all of it.
+fn by_rows(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<'_>,
+    c: &mut [f32],
+    work: impl Fn(usize, Strided<'_>, &mut [f32]) + Sync,
+) {
     if m > 0 && k > 0 {
         let last = (m - 1) * a.row_stride + (k - 1) * a.col_stride;
         assert!(last < a.data.len(), "gemm: left operand too small");
@@ -149,6 +164,7 @@ pub fn gemm(
             let chunk_rows = m.div_ceil(threads).div_ceil(TILE_ROWS) * TILE_ROWS;
             let mut chunks = c[..m * n].chunks_mut(chunk_rows * n).enumerate();
             let (_, own) = chunks.next().expect("m > 0");
+            let work = &work;
             std::thread::scope(|scope| {
                 for (index, chunk) in chunks {
                     let rows = chunk.len() / n;
@@ -156,15 +172,15 @@ pub fn gemm(
                         data: &a.data[index * chunk_rows * a.row_stride..],
                         ..a
                     };
-                    scope.spawn(move || gemm_serial(rows, k, n, part, b, chunk, accumulate));
+                    scope.spawn(move || work(rows, part, chunk));
                 }
                 // The calling thread takes the first rows itself.
-                gemm_serial(own.len() / n, k, n, a, b, own, accumulate);
+                work(own.len() / n, a, own);
             });
             return;
         }
     }
-    gemm_serial(m, k, n, a, b, c, accumulate);
+    work(m, a, c);
 }
 
 /// Products smaller than this many multiply-adds (about a third of a millisecond)
@@ -225,36 +241,36 @@ fn gemm_serial(
 ) {
     #[cfg(not(target_arch = "wasm32"))]
     if fast_maths() {
-        gemm_fast(m, k, n, a, b, c, accumulate);
+        gemm_fast(m, k, n, a, (b, n, 1), c, accumulate);
         return;
     }
     gemm_portable(m, k, n, a, b, c, accumulate);
 }
 
-/// [`gemm_serial`] through the `matrixmultiply` crate (see [`set_fast_maths`]).
+/// [`gemm_serial`] through the `matrixmultiply` crate (see [`set_fast_maths`]), with
+/// B given as (data, row stride, column stride).
 #[cfg(not(target_arch = "wasm32"))]
 fn gemm_fast(
     m: usize,
     k: usize,
     n: usize,
     a: Strided<'_>,
-    b: &[f32],
+    (b, b_row_stride, b_col_stride): (&[f32], usize, usize),
     c: &mut [f32],
     accumulate: bool,
 ) {
     if m > 0 && n > 0 {
-        assert!(
-            c.len() >= m * n && b.len() >= k * n,
-            "gemm: operand too small"
-        );
+        assert!(c.len() >= m * n, "gemm: operand too small");
         if k > 0 {
             let last = (m - 1) * a.row_stride + (k - 1) * a.col_stride;
             assert!(last < a.data.len(), "gemm: left operand too small");
+            let last = (k - 1) * b_row_stride + (n - 1) * b_col_stride;
+            assert!(last < b.len(), "gemm: right operand too small");
         }
         let stride = |s: usize| isize::try_from(s).expect("a stride that fits");
         // SAFETY: the asserts above keep every index the crate reads or writes in bounds:
-        // A's (i, p) at i·row_stride + p·col_stride ≤ `last`, B's (p, j) below k·n, C's
-        // (i, j) below m·n. With beta = 0 the crate writes C without reading it.
+        // A's (i, p) and B's (p, j) at most their `last`, C's (i, j) below m·n. With
+        // beta = 0 the crate writes C without reading it.
         unsafe {
             matrixmultiply::sgemm(
                 m,
@@ -265,8 +281,8 @@ fn gemm_fast(
                 stride(a.row_stride),
                 stride(a.col_stride),
                 b.as_ptr(),
-                stride(n),
-                1,
+                stride(b_row_stride),
+                stride(b_col_stride),
                 if accumulate { 1.0 } else { 0.0 },
                 c.as_mut_ptr(),
                 stride(n),
@@ -464,7 +480,7 @@ mod tests {
                     portable[m * n] = f32::NAN;
                     let mut fast = portable.clone();
                     gemm_portable(m, k, n, a, &b, &mut portable, accumulate);
-                    gemm_fast(m, k, n, a, &b, &mut fast, accumulate);
+                    gemm_fast(m, k, n, a, (&b, n, 1), &mut fast, accumulate);
                     assert!(fast[m * n].is_nan(), "a write past the end");
                     for i in 0..m {
                         for j in 0..n {

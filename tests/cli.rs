@@ -665,3 +665,53 @@ fn portable_gives_the_engines_own_bits_and_fast_maths_stays_within_rounding() {
     );
     assert!(fast_ll > -4.5, "{fast_ll}");
 }
+
+#[test]
+fn the_exact_gradient_with_fast_maths_follows_the_portable_run() {
+    // The exact gradient draws no samples, so the fast kernels' run stays within
+    // rounding of the portable one (sampled runs part ways; see the test above).
+    let train = |portable: bool| {
+        let out = scratch(&format!("exact-{portable}.json"));
+        let mut args = vec![
+            "train",
+            "--data",
+            "bars:3",
+            "--hidden",
+            "6",
+            "--algorithm",
+            "exact",
+            "--lr",
+            "0.1",
+            "--batch",
+            "14",
+            "--epochs",
+            "1500",
+            "--seed",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if portable {
+            args.push("--portable");
+        }
+        let run = lab(&args);
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        rbm_lab::modelfile::from_json(&std::fs::read_to_string(out).unwrap())
+            .unwrap()
+            .model
+    };
+    let (fast, portable) = (train(false), train(true));
+    let largest = fast
+        .weights()
+        .iter()
+        .zip(portable.weights())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    // 1,500 deterministic updates leave weights of size up to about 6 (log-likelihood
+    // -3.66 of a best -2.64): rounding differences stay far below 1e-2.
+    assert!(largest < 1e-2, "weights differ by {largest}");
+    assert!(
+        portable.weights().iter().any(|w| w.abs() > 3.0),
+        "nothing was learned"
+    );
+}
