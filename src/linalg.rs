@@ -180,6 +180,8 @@ fn by_rows(
             return;
         }
     }
+    #[cfg(target_arch = "wasm32")]
+    let _ = n; // the browser build runs one block: n only sizes the threads' blocks
     work(m, a, c);
 }
 
