@@ -30,12 +30,18 @@ def softplus(x):
 
 
 def median_rate(fn, repeats, per_call):
+    """The median rate of `repeats` timed calls, and the slowest and fastest."""
     rates = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         rates.append(per_call / (time.perf_counter() - start))
-    return float(np.median(rates))
+    return float(np.median(rates)), float(min(rates)), float(max(rates))
+
+
+def shown(rate):
+    median, low, high = rate
+    return f"{median:8.1f} ({low:.1f} to {high:.1f})"
 
 
 def main():
@@ -64,6 +70,32 @@ def main():
     cd_updates(5)
     cd = median_rate(lambda: cd_updates(20), 5, 20)
 
+    # scikit-learn's BernoulliRBM: one partial_fit is one PCD-1 update on a minibatch
+    # (its persistent chains are one per batch row), in float32 as given.
+    from sklearn.neural_network import BernoulliRBM
+    import sklearn
+    sk = BernoulliRBM(n_components=n, learning_rate=0.05, batch_size=batch, random_state=1)
+    sk.partial_fit(data[:batch])
+    step = [0]
+
+    def sk_updates(count):
+        for _ in range(count):
+            start = (step[0] * batch) % 9000
+            sk.partial_fit(data[start:start + batch])
+            step[0] += 1
+
+    sk_updates(5)
+    sk_rate = median_rate(lambda: sk_updates(20), 5, 20)
+    sk_chains = (rng.random((100, m)) < 0.5).astype(np.float32)
+
+    def sk_gibbs(count):
+        nonlocal sk_chains
+        for _ in range(count):
+            sk_chains = sk.gibbs(sk_chains)
+
+    sk_gibbs(5)
+    sk_gibbs_rate = median_rate(lambda: sk_gibbs(20), 5, 20)
+
     chains = (rng.random((100, m)) < 0.5).astype(np.float32)
 
     def gibbs(count):
@@ -89,11 +121,13 @@ def main():
     log_z_seconds = time.perf_counter() - start
     assert np.isfinite(log_z)
 
-    print("| NumPy reference (float32, log Z in float64) | figure          |")
+    print(f"| references, one OpenBLAS thread (NumPy {np.__version__}, scikit-learn {sklearn.__version__}) | median (slowest to fastest of 5) |")
     print("|---------------------------------------------|-----------------|")
-    print(f"| CD-1 784x500, batch 100: updates/s          | {cd:8.1f} ({cd * 100:.0f} samples/s) |")
-    print(f"| Gibbs 784x500, 100 chains: steps/s          | {gibbs_rate:8.1f}        |")
-    print(f"| exact log Z, 784x20 (2^20 states): s        | {log_z_seconds:8.2f}        |")
+    print(f"| NumPy float32 CD-1 784x500, batch 100: updates/s | {shown(cd)} |")
+    print(f"| NumPy float32 Gibbs 784x500, 100 chains: steps/s | {shown(gibbs_rate)} |")
+    print(f"| BernoulliRBM float32 PCD-1 (partial_fit), batch 100: updates/s | {shown(sk_rate)} |")
+    print(f"| BernoulliRBM float32 gibbs, 100 chains: steps/s | {shown(sk_gibbs_rate)} |")
+    print(f"| NumPy float64 exact log Z, 784x20 (2^20 states): s | {log_z_seconds:8.2f} |")
 
 
 if __name__ == "__main__":
