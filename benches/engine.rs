@@ -34,7 +34,11 @@ fn median(mut values: Vec<f64>) -> Spread {
 
 impl std::fmt::Display for Spread {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:.1} ({:.1} to {:.1})", self.median, self.low, self.high)
+        write!(
+            f,
+            "{:.1} ({:.1} to {:.1})",
+            self.median, self.low, self.high
+        )
     }
 }
 
