@@ -47,12 +47,25 @@ try {
     }
     return { cd: median(cd), gibbs: median(gibbs), logZ: median(logZ) };
   });
+  // The page itself: from navigation to the first chains' picture on screen (the samples
+  // canvas takes its size with the first frame), each time in a fresh context (no cache).
+  const firstSample = [];
+  for (let r = 0; r < 3; r++) {
+    const context = await browser.newContext();
+    const fresh = await context.newPage();
+    await fresh.goto(`${origin}/#seed=1`);
+    await fresh.waitForFunction(() => document.getElementById('samples').width > 10, null, { timeout: 30000 });
+    firstSample.push(await fresh.evaluate(() => performance.now()));
+    await context.close();
+  }
+  firstSample.sort((a, b) => a - b);
   const row = (name, value) => console.log(`| ${name.padEnd(41)} | ${value.padEnd(15)} |`);
   row('engine (Chromium, wasm simd128, 1 thread)', 'figure');
   console.log(`|${'-'.repeat(43)}|${'-'.repeat(17)}|`);
   row('CD-1 784x500, batch 100: updates/s', `${figures.cd.toFixed(1)} (${Math.round(figures.cd * 100)} samples/s)`);
   row('Gibbs 784x500, 100 chains: steps/s', figures.gibbs.toFixed(1));
   row('exact log Z, 784x20 (2^20 states): s', figures.logZ.toFixed(2));
+  row('page load to first sample on screen: ms', `${Math.round(firstSample[1])} (${Math.round(firstSample[0])} to ${Math.round(firstSample[2])})`);
 } finally {
   await browser.close();
   server.close();
