@@ -595,6 +595,22 @@ fn a_data_set_is_written_as_csv_and_reads_back_the_same() {
     assert!(written.starts_with("# 30 images of 4 x 4 pixels"));
 }
 
+/// Trains with `args` (plus `--portable` when asked) into a scratch file and reads the model.
+fn trained(name: &str, args: &[&str], portable: bool) -> rbm_lab::Rbm {
+    let out = scratch(name);
+    let mut all = vec!["train"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", out.to_str().unwrap()]);
+    if portable {
+        all.push("--portable");
+    }
+    let run = lab(&all);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    rbm_lab::modelfile::from_json(&std::fs::read_to_string(out).unwrap())
+        .unwrap()
+        .model
+}
+
 #[test]
 fn portable_gives_the_engines_own_bits_and_fast_maths_stays_within_rounding() {
     // The library trains with the portable kernel, whose bits tests/determinism.rs pins
@@ -615,40 +631,32 @@ fn portable_gives_the_engines_own_bits_and_fast_maths_stays_within_rounding() {
         trainer.step(&|| 0.0).unwrap();
     }
     let train = |portable: bool| {
-        let out = scratch(&format!("portable-{portable}.json"));
-        let mut args = vec![
-            "train",
-            "--data",
-            "bars:3",
-            "--hidden",
-            "8",
-            "--algorithm",
-            "cd",
-            "--lr",
-            "0.1",
-            "--batch",
-            "7",
-            "--momentum",
-            "0.5",
-            "--weight-decay",
-            "0.0001",
-            "--chains",
-            "0",
-            "--epochs",
-            "1500",
-            "--seed",
-            "6",
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        if portable {
-            args.push("--portable");
-        }
-        let run = lab(&args);
-        assert!(run.status.success(), "{}", text(&run.stderr));
-        rbm_lab::modelfile::from_json(&std::fs::read_to_string(out).unwrap())
-            .unwrap()
-            .model
+        trained(
+            &format!("portable-{portable}.json"),
+            &[
+                "--data",
+                "bars:3",
+                "--hidden",
+                "8",
+                "--algorithm",
+                "cd",
+                "--lr",
+                "0.1",
+                "--batch",
+                "7",
+                "--momentum",
+                "0.5",
+                "--weight-decay",
+                "0.0001",
+                "--chains",
+                "0",
+                "--epochs",
+                "1500",
+                "--seed",
+                "6",
+            ],
+            portable,
+        )
     };
     assert_eq!(&train(true), trainer.model());
     // The fast kernels round differently. A sample drawn as u < p flips when u falls
@@ -671,34 +679,26 @@ fn the_exact_gradient_with_fast_maths_follows_the_portable_run() {
     // The exact gradient draws no samples, so the fast kernels' run stays within
     // rounding of the portable one (sampled runs part ways; see the test above).
     let train = |portable: bool| {
-        let out = scratch(&format!("exact-{portable}.json"));
-        let mut args = vec![
-            "train",
-            "--data",
-            "bars:3",
-            "--hidden",
-            "6",
-            "--algorithm",
-            "exact",
-            "--lr",
-            "0.1",
-            "--batch",
-            "14",
-            "--epochs",
-            "1500",
-            "--seed",
-            "2",
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        if portable {
-            args.push("--portable");
-        }
-        let run = lab(&args);
-        assert!(run.status.success(), "{}", text(&run.stderr));
-        rbm_lab::modelfile::from_json(&std::fs::read_to_string(out).unwrap())
-            .unwrap()
-            .model
+        trained(
+            &format!("exact-{portable}.json"),
+            &[
+                "--data",
+                "bars:3",
+                "--hidden",
+                "6",
+                "--algorithm",
+                "exact",
+                "--lr",
+                "0.1",
+                "--batch",
+                "14",
+                "--epochs",
+                "1500",
+                "--seed",
+                "2",
+            ],
+            portable,
+        )
     };
     let (fast, portable) = (train(false), train(true));
     let largest = fast
