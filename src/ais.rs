@@ -291,10 +291,6 @@ pub fn estimate_log_partition(rbm: &Rbm, data: &Matrix, config: AisConfig) -> Re
 /// The mean `log p(v)` of `data` under `rbm` given an AIS estimate of `log Z`, with the
 /// estimate's standard error (the free energies are exact).
 pub fn mean_log_likelihood(rbm: &Rbm, data: &Matrix, estimate: &AisEstimate) -> Result<(f64, f64)> {
-    if data.rows() == 0 {
-        return Err(RbmError::Data("the data set is empty".into()));
-    }
-    let free_energy = rbm.free_energy(data, 1.0)?;
-    let mean = free_energy.iter().sum::<f64>() / free_energy.len() as f64;
+    let mean = rbm.mean_free_energy(data, 1.0)?;
     Ok((-mean - estimate.log_partition, estimate.standard_error))
 }

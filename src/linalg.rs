@@ -197,7 +197,7 @@ const PARALLEL_MIN_WORK: usize = 1 << 20;
 static THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
 /// How many threads a native [`gemm`] may use (1 unless [`set_threads`] said otherwise;
-/// always 1 in the browser build, where the page's workers share the work instead).
+/// always 1 in the browser build, where a worker has one thread).
 pub fn threads() -> usize {
     #[cfg(not(target_arch = "wasm32"))]
     return THREADS.load(std::sync::atomic::Ordering::Relaxed);
@@ -246,35 +246,36 @@ fn gemm_serial(
 ) {
     #[cfg(not(target_arch = "wasm32"))]
     if fast_maths() {
-        gemm_fast(m, k, n, a, (b, n, 1), c, accumulate);
+        gemm_fast(m, k, n, a, b, c, accumulate);
         return;
     }
     gemm_portable(m, k, n, a, b, c, accumulate);
 }
 
-/// [`gemm_serial`] through the `matrixmultiply` crate (see [`set_fast_maths`]), with
-/// B given as (data, row stride, column stride).
+/// [`gemm_serial`] through the `matrixmultiply` crate (see [`set_fast_maths`]).
 #[cfg(not(target_arch = "wasm32"))]
 fn gemm_fast(
     m: usize,
     k: usize,
     n: usize,
     a: Strided<'_>,
-    (b, b_row_stride, b_col_stride): (&[f32], usize, usize),
+    b: &[f32],
     c: &mut [f32],
     accumulate: bool,
 ) {
     if m > 0 && n > 0 {
-        assert!(c.len() >= m * n, "gemm: operand too small");
+        // Checked here as well as in `gemm`: the unsafe call below rests on them.
+        assert!(
+            c.len() >= m * n && b.len() >= k * n,
+            "gemm: operand too small"
+        );
         if k > 0 {
             let last = (m - 1) * a.row_stride + (k - 1) * a.col_stride;
             assert!(last < a.data.len(), "gemm: left operand too small");
-            let last = (k - 1) * b_row_stride + (n - 1) * b_col_stride;
-            assert!(last < b.len(), "gemm: right operand too small");
         }
         let stride = |s: usize| isize::try_from(s).expect("a stride that fits");
         // SAFETY: the asserts above keep every index the crate reads or writes in bounds:
-        // A's (i, p) and B's (p, j) at most their `last`, C's (i, j) below m·n. With
+        // A's (i, p) at most `last`, B's (p, j) below k·n, C's (i, j) below m·n. With
         // beta = 0 the crate writes C without reading it.
         unsafe {
             matrixmultiply::sgemm(
@@ -286,8 +287,8 @@ fn gemm_fast(
                 stride(a.row_stride),
                 stride(a.col_stride),
                 b.as_ptr(),
-                stride(b_row_stride),
-                stride(b_col_stride),
+                stride(n),
+                1,
                 if accumulate { 1.0 } else { 0.0 },
                 c.as_mut_ptr(),
                 stride(n),
@@ -320,24 +321,12 @@ fn gemm_portable(
     // step of the sum), and each k x 8 panel of B packed before its row tiles use it:
     // both are then read straight through, without strides or bounds checks. The sums
     // are the same sums in the same order.
-    let tiles = full_rows / TILE_ROWS;
-    let mut a_packed = vec![
-        0.0f32;
-        if full_cols > 0 {
-            tiles * k * TILE_ROWS
-        } else {
-            0
-        }
-    ];
-    if full_cols > 0 {
-        for (t, tile) in a_packed.chunks_exact_mut(k * TILE_ROWS).enumerate() {
-            for (p, group) in tile.chunks_exact_mut(TILE_ROWS).enumerate() {
-                for (r, value) in group.iter_mut().enumerate() {
-                    *value = a.at(t * TILE_ROWS + r, p);
-                }
-            }
-        }
-    }
+    // (With no full column panel, the tiles are never read.)
+    let a_packed = if full_cols > 0 {
+        pack_row_tiles(a, full_rows / TILE_ROWS, k)
+    } else {
+        Vec::new()
+    };
     let mut b_panel = vec![0.0f32; k * TILE_COLS];
     // Column panels outermost: a k x 8 panel of B stays in cache while every row tile uses it.
     'panels: for j0 in (0..full_cols).step_by(TILE_COLS) {
@@ -372,6 +361,20 @@ fn gemm_portable(
     for i in 0..m {
         edge(i, full_cols..n, k, n, a, b, c, accumulate);
     }
+}
+
+/// The first `tiles` row tiles of A, each as k groups of TILE_ROWS values: group p of
+/// tile t holds A(t·TILE_ROWS + r, p) for each row r of the tile.
+fn pack_row_tiles(a: Strided<'_>, tiles: usize, k: usize) -> Vec<f32> {
+    let mut packed = vec![0.0f32; tiles * k * TILE_ROWS];
+    for (t, tile) in packed.chunks_exact_mut(k * TILE_ROWS).enumerate() {
+        for (p, group) in tile.chunks_exact_mut(TILE_ROWS).enumerate() {
+            for (r, value) in group.iter_mut().enumerate() {
+                *value = a.at(t * TILE_ROWS + r, p);
+            }
+        }
+    }
+    packed
 }
 
 #[inline(always)]
@@ -520,7 +523,7 @@ mod tests {
                     portable[m * n] = f32::NAN;
                     let mut fast = portable.clone();
                     gemm_portable(m, k, n, a, &b, &mut portable, accumulate);
-                    gemm_fast(m, k, n, a, (&b, n, 1), &mut fast, accumulate);
+                    gemm_fast(m, k, n, a, &b, &mut fast, accumulate);
                     assert!(fast[m * n].is_nan(), "a write past the end");
                     for i in 0..m {
                         for j in 0..n {

@@ -187,6 +187,15 @@ impl Rbm {
     /// Free energy at inverse temperature β of each row of `visible`:
     /// `F_β(v) = -log Σ_h exp(-β E(v, h)) = -β bᵀv - Σ_j softplus(β (c_j + (vᵀW)_j))`.
     /// At β = 1 this is the usual free energy, with `p(v) = exp(-F(v)) / Z`.
+    /// The mean free energy over the rows of `visible` (an error when there are none).
+    pub fn mean_free_energy(&self, visible: &Matrix, beta: f32) -> Result<f64> {
+        if visible.rows() == 0 {
+            return Err(RbmError::Data("the data set is empty".into()));
+        }
+        let free_energy = self.free_energy(visible, beta)?;
+        Ok(free_energy.iter().sum::<f64>() / free_energy.len() as f64)
+    }
+
     pub fn free_energy(&self, visible: &Matrix, beta: f32) -> Result<Vec<f64>> {
         self.check_width("visible", visible, self.n_visible)?;
         let mut hidden_input = Matrix::zeros(visible.rows(), self.n_hidden);

@@ -506,10 +506,7 @@ impl Trainer {
                 .copy_from_slice(self.data.row(example));
         }
         self.cursor += batch;
-        let (spare_visible, spare_hidden) = match self.spare.take() {
-            Some((visible, hidden)) => (Some(visible), Some(hidden)),
-            None => (None, None),
-        };
+        let (spare_visible, spare_hidden) = self.spare.take().unzip();
         self.pending = Some(Pending {
             started,
             stage: Stage::Hidden,
@@ -708,7 +705,7 @@ impl Trainer {
         for ((v_new, &v_old), &w) in new_velocity_w.iter_mut().zip(&self.velocity_w).zip(weights) {
             let v = mu * v_old + lr * (*v_new - decay * w);
             *v_new = v;
-            weights_sane &= (w + v).abs() <= DIVERGENCE_LIMIT;
+            weights_sane &= within_limit(w, v);
         }
         let new_velocity_b: Vec<f32> = self
             .velocity_b
@@ -723,10 +720,7 @@ impl Trainer {
             .map(|(&v, &g)| mu * v + lr * g)
             .collect();
         let sane = |params: &[f32], deltas: &[f32]| {
-            params
-                .iter()
-                .zip(deltas)
-                .all(|(&p, &d)| (p + d).abs() <= DIVERGENCE_LIMIT)
+            params.iter().zip(deltas).all(|(&p, &d)| within_limit(p, d))
         };
         let ok = weights_sane
             && sane(self.model.visible_bias(), &new_velocity_b)
@@ -1037,7 +1031,6 @@ pub fn centre_gradient(
     }
 }
 
-/// Mean over chains of `v hᵀ` (into `out`, m x n), of v and of h.
 /// The chains' summed visible-hidden products into `out`, their mean visible states and
 /// hidden probabilities, and the scale (1 / chains) that turns the sums into means.
 fn chain_statistics(chains: &GibbsChains, out: &mut [f32]) -> (Vec<f32>, Vec<f32>, f32) {
@@ -1071,6 +1064,12 @@ fn copy_into(buffer: Option<Matrix>, src: &Matrix) -> Matrix {
         }
         _ => src.clone(),
     }
+}
+
+/// Whether a parameter moved by `delta` stays within [`DIVERGENCE_LIMIT`].
+#[inline(always)]
+fn within_limit(parameter: f32, delta: f32) -> bool {
+    (parameter + delta).abs() <= DIVERGENCE_LIMIT
 }
 
 fn column_means(matrix: &Matrix) -> Vec<f32> {
