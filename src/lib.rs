@@ -13,6 +13,7 @@
 //! - [`modelfile`]: the JSON model file; [`tensorfile`]: the same model as safetensors; [`snapshot`]: the binary autosave of a run.
 //! - [`limits`]: every setting's range, for the engine and for the page;
 //!   [`size`]: checked arithmetic for sizes from outside; [`cost`]: work estimates.
+//! - [`shard`]: one update's chain work split over several workers, combined in a fixed order.
 //! - [`tempering`]: parallel tempering, chains at several temperatures that exchange states.
 //! - [`monitor`]: learning-curve quantities (pseudo-log-likelihood, free-energy gap).
 //! - [`trigram`], [`critics`]: the article's first example, a trigram model of two
@@ -38,6 +39,7 @@ pub mod model;
 pub mod modelfile;
 pub mod monitor;
 pub mod rng;
+pub mod shard;
 pub mod size;
 pub mod snapshot;
 pub mod tempering;

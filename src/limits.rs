@@ -264,6 +264,12 @@ pub const SETTINGS: &[Setting] = &[
         Range::closed(0.0, 0.4),
     ),
     int("brush", Range::closed(1.0, 64.0), Range::closed(1.0, 4.0)),
+    // Workers (shards) one update of a chain algorithm is split over (`shard`).
+    int(
+        "workers",
+        Range::closed(1.0, crate::shard::MAX_SHARDS as f64),
+        Range::closed(1.0, crate::shard::MAX_SHARDS as f64),
+    ),
 ];
 
 /// The row for `id`. Every id the engine checks is in the table (a test asserts it).

@@ -11,6 +11,19 @@ pub fn seeded(seed: u64) -> Rng {
     Rng::seed_from_u64(seed)
 }
 
+/// The seed of stream `index` of update `update` in the run seeded by `seed` (the
+/// shards of a split update, [`crate::shard`]): SplitMix64's finaliser over the three
+/// words in turn, so nearby triples give unrelated streams, the same on every target.
+pub fn stream_seed(seed: u64, update: u64, index: u64) -> u64 {
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    mix(mix(mix(seed) ^ update) ^ index)
+}
+
 /// A seed from the platform's randomness (the browser's `crypto.getRandomValues` in
 /// wasm), for runs that are not replaying a given seed.
 pub fn fresh_seed() -> Result<u32, String> {

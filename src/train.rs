@@ -24,6 +24,7 @@ use crate::exact;
 use crate::linalg::{gemm, Matrix, Strided};
 use crate::model::{GibbsChains, Rbm};
 use crate::rng::{self, Rng};
+use crate::shard::{self, ShardJob, ShardResult, ShardTask};
 use crate::tempering::{self, Tempering};
 use crate::{size, snapshot};
 
@@ -248,6 +249,30 @@ pub struct Trainer {
     /// The last update's copies of the minibatch and its hidden probabilities, reused
     /// by the next instead of allocating two new matrices each update.
     spare: Option<(Matrix, Matrix)>,
+    /// Shards each update of a chain algorithm is split into ([`crate::shard`]; 1: none).
+    shards: usize,
+    /// Whether other workers compute shards 1 and up (the page's helpers); if not,
+    /// [`Trainer::advance`] computes them itself, in order.
+    shards_elsewhere: bool,
+    /// A split update in progress.
+    sharded: Option<ShardedUpdate>,
+}
+
+/// A split update between its pieces: the tasks, shard 0's work (done here), and the
+/// results that have arrived.
+struct ShardedUpdate {
+    started: f64,
+    tasks: Vec<ShardTask>,
+    own: Option<ShardJob>,
+    results: Vec<Option<ShardResult>>,
+}
+
+/// Column means of the two phases (the biases' gradients before sparsity and centring).
+struct Gradient {
+    positive_b: Vec<f32>,
+    positive_c: Vec<f32>,
+    negative_b: Vec<f32>,
+    negative_c: Vec<f32>,
 }
 
 /// An update in progress, between two of its pieces (see [`Trainer::advance`]).
@@ -394,6 +419,9 @@ impl Trainer {
             model,
             pending: None,
             spare: None,
+            shards: 1,
+            shards_elsewhere: false,
+            sharded: None,
         })
     }
 
@@ -448,7 +476,96 @@ impl Trainer {
 
     /// True while an update begun by [`Trainer::advance`] has not finished.
     pub fn update_in_progress(&self) -> bool {
-        self.pending.is_some()
+        self.pending.is_some() || self.sharded.is_some()
+    }
+
+    /// Splits each later update of `cd`, `pcd` and `gibbs` into `shards` parts
+    /// ([`crate::shard`]); 1 (the default) keeps the unsplit update and its bits. With
+    /// `elsewhere`, shards 1 and up are left to other workers (see
+    /// [`Trainer::shard_requests`]); otherwise [`Trainer::advance`] computes them too.
+    /// Refused while an update is in progress.
+    pub fn set_shards(&mut self, shards: usize, elsewhere: bool) -> Result<()> {
+        crate::limits::check("workers", shards as f64, crate::limits::Column::Engine)?;
+        if self.update_in_progress() {
+            return Err(RbmError::Data(
+                "an update is in progress; finish it before changing the workers".into(),
+            ));
+        }
+        self.shards = shards;
+        self.shards_elsewhere = elsewhere;
+        Ok(())
+    }
+
+    /// Shards the next update is split into: the setting, but 1 for `exact` and
+    /// `tempering`, and never more than the minibatch's rows or the chains.
+    pub fn shards_in_use(&self) -> usize {
+        let c = self.config.get();
+        if !shard::shardable(c.algorithm) {
+            return 1;
+        }
+        self.shards.min(c.batch_size).min(c.negative_chains())
+    }
+
+    /// The tasks of the split update in progress whose results have not arrived, as
+    /// bytes with the parameters ([`ShardTask::to_bytes`]), for shards 1 and up:
+    /// `(shard, bytes)`.
+    pub fn shard_requests(&self) -> Vec<(usize, Vec<u8>)> {
+        let Some(sharded) = &self.sharded else {
+            return Vec::new();
+        };
+        sharded
+            .tasks
+            .iter()
+            .zip(&sharded.results)
+            .skip(1)
+            .filter(|(_, result)| result.is_none())
+            .map(|(task, _)| (task.index, task.to_bytes(&self.model)))
+            .collect()
+    }
+
+    /// Shards of the update in progress whose results are still missing (shard 0's own
+    /// work included while it runs).
+    pub fn missing_shards(&self) -> Vec<usize> {
+        self.sharded.as_ref().map_or_else(Vec::new, |sharded| {
+            (0..sharded.tasks.len())
+                .filter(|&i| sharded.results[i].is_none())
+                .collect()
+        })
+    }
+
+    /// Takes a shard's result from another worker. `Ok(false)`: it belongs to an update
+    /// that is no longer in progress (a late answer), or arrived twice; an error: it
+    /// does not fit its task.
+    pub fn accept_shard(&mut self, bytes: &[u8]) -> Result<bool> {
+        let Some(sharded) = self.sharded.as_mut() else {
+            return Ok(false);
+        };
+        let Some((update, index)) = ShardResult::peek(bytes) else {
+            return Err(snapshot::bad("this is not a shard's result"));
+        };
+        let current = sharded.tasks[0].update;
+        if update != current || index == 0 || index >= sharded.tasks.len() {
+            return Ok(false);
+        }
+        if sharded.results[index].is_some() {
+            return Ok(false);
+        }
+        let (m, n) = (self.model.n_visible(), self.model.n_hidden());
+        let result = ShardResult::from_bytes(bytes, &sharded.tasks[index], m, n)?;
+        sharded.results[index] = Some(result);
+        Ok(true)
+    }
+
+    /// Computes shard `index` of the update in progress here (its helper died, say).
+    pub fn compute_shard(&mut self, index: usize) -> Result<()> {
+        let Some(sharded) = self.sharded.as_mut() else {
+            return Ok(());
+        };
+        if index == 0 || index >= sharded.tasks.len() || sharded.results[index].is_some() {
+            return Ok(());
+        }
+        sharded.results[index] = Some(ShardJob::run(&self.model, sharded.tasks[index].clone())?);
+        Ok(())
     }
 
     fn reshuffle(&mut self) {
@@ -459,11 +576,43 @@ impl Trainer {
     /// One whole update on the next minibatch. `now_ms` is the caller's clock (the
     /// engine itself has none, so that it runs unchanged in a browser). On divergence
     /// the model and optimiser state are left as they were and an error is returned.
+    /// Every shard of a split update is computed here.
     pub fn step(&mut self, now_ms: &dyn Fn() -> f64) -> Result<StepStats> {
-        loop {
-            if let Some(stats) = self.advance(now_ms, &|| false)? {
-                return Ok(stats);
+        let elsewhere = core::mem::replace(&mut self.shards_elsewhere, false);
+        let result = loop {
+            match self.advance(now_ms, &|| false) {
+                Ok(Some(stats)) => break Ok(stats),
+                Ok(None) => {}
+                Err(error) => break Err(error),
             }
+        };
+        self.shards_elsewhere = elsewhere;
+        result
+    }
+
+    /// Whether other workers compute shards 1 and up (see [`Trainer::set_shards`]).
+    pub fn set_shards_elsewhere(&mut self, elsewhere: bool) {
+        self.shards_elsewhere = elsewhere;
+    }
+
+    /// True when the split update in progress waits only for other workers' results.
+    pub fn waiting_for_shards(&self) -> bool {
+        self.sharded
+            .as_ref()
+            .is_some_and(|s| s.own.is_none() && s.results.iter().any(Option::is_none))
+    }
+
+    /// Begins the next update now (if none is in progress), so that a split update's
+    /// tasks can be handed out before shard 0's work starts.
+    pub fn begin(&mut self, now_ms: f64) -> Result<()> {
+        if self.update_in_progress() {
+            return Ok(());
+        }
+        if self.shards_in_use() > 1 {
+            self.begin_sharded_update(now_ms)
+        } else {
+            self.begin_update(now_ms);
+            Ok(())
         }
     }
 
@@ -478,8 +627,9 @@ impl Trainer {
         now_ms: &dyn Fn() -> f64,
         should_yield: &dyn Fn() -> bool,
     ) -> Result<Option<StepStats>> {
-        if self.pending.is_none() {
-            self.begin_update(now_ms());
+        self.begin(now_ms())?;
+        if self.sharded.is_some() {
+            return self.advance_sharded(now_ms, should_yield);
         }
         loop {
             if let Some(stats) = self.run_piece(now_ms)? {
@@ -491,8 +641,8 @@ impl Trainer {
         }
     }
 
-    /// Picks the next minibatch and sets up its update.
-    fn begin_update(&mut self, started: f64) {
+    /// Copies the next minibatch into the batch chain's visible states.
+    fn next_minibatch(&mut self) {
         let batch = self.config.get().batch_size;
         if self.cursor + batch > self.order.len() {
             self.reshuffle();
@@ -506,6 +656,12 @@ impl Trainer {
                 .copy_from_slice(self.data.row(example));
         }
         self.cursor += batch;
+    }
+
+    /// Picks the next minibatch and sets up its update.
+    fn begin_update(&mut self, started: f64) {
+        self.next_minibatch();
+        let chain = &mut self.batch_chain;
         let (spare_visible, spare_hidden) = self.spare.take().unzip();
         self.pending = Some(Pending {
             started,
@@ -517,6 +673,143 @@ impl Trainer {
             fresh: None,
             remaining: 0,
         });
+    }
+
+    /// Picks the next minibatch and splits its update into [`Trainer::shards_in_use`]
+    /// tasks; shard 0's work starts here.
+    fn begin_sharded_update(&mut self, started: f64) -> Result<()> {
+        self.next_minibatch();
+        let c = self.config.get();
+        let (shards, batch, chains) = (self.shards_in_use(), c.batch_size, c.negative_chains());
+        let update = self.steps_done.saturating_add(1);
+        let rows_of = |matrix: &Matrix, (start, end): (usize, usize)| {
+            Matrix::from_vec(
+                end - start,
+                matrix.cols(),
+                matrix.as_slice()[start * matrix.cols()..end * matrix.cols()].to_vec(),
+            )
+            .ok_or_else(|| RbmError::Shape("a shard's rows".into()))
+        };
+        let mut tasks = Vec::with_capacity(shards);
+        for index in 0..shards {
+            let persistent = match &self.persistent {
+                Some(p) => Some(rows_of(&p.visible, shard::share(chains, shards, index))?),
+                None => None,
+            };
+            tasks.push(ShardTask {
+                update,
+                index,
+                algorithm: c.algorithm,
+                k: c.k,
+                batch_total: batch,
+                chains_total: chains,
+                seed: rng::stream_seed(c.seed, update, index as u64),
+                visible: rows_of(
+                    &self.batch_chain.visible,
+                    shard::share(batch, shards, index),
+                )?,
+                persistent,
+            });
+        }
+        let own = ShardJob::new(&self.model, tasks[0].clone())?;
+        self.sharded = Some(ShardedUpdate {
+            started,
+            tasks,
+            own: Some(own),
+            results: vec![None; shards],
+        });
+        Ok(())
+    }
+
+    /// Shard 0's pieces, then (unless other workers compute them) the other shards in
+    /// order, then the combination and the update. `None` while work or results remain.
+    fn advance_sharded(
+        &mut self,
+        now_ms: &dyn Fn() -> f64,
+        should_yield: &dyn Fn() -> bool,
+    ) -> Result<Option<StepStats>> {
+        let missing = || RbmError::Data("no split update in progress".into());
+        loop {
+            let sharded = self.sharded.as_mut().ok_or_else(missing)?;
+            if let Some(job) = sharded.own.as_mut() {
+                match job.advance(&self.model, should_yield)? {
+                    Some(result) => {
+                        sharded.results[0] = Some(result);
+                        sharded.own = None;
+                    }
+                    None => return Ok(None),
+                }
+            }
+            match sharded.results.iter().position(Option::is_none) {
+                Some(_) if self.shards_elsewhere => return Ok(None),
+                Some(index) => {
+                    sharded.results[index] =
+                        Some(ShardJob::run(&self.model, sharded.tasks[index].clone())?);
+                    if should_yield() {
+                        return Ok(None);
+                    }
+                }
+                None => {
+                    let sharded = self.sharded.take().ok_or_else(missing)?;
+                    return self.finish_sharded_update(sharded, now_ms).map(Some);
+                }
+            }
+        }
+    }
+
+    /// Adds the shards' results in shard order and applies the update.
+    fn finish_sharded_update(
+        &mut self,
+        sharded: ShardedUpdate,
+        now_ms: &dyn Fn() -> f64,
+    ) -> Result<StepStats> {
+        let c = self.config.get();
+        let (batch, chains) = (c.batch_size, c.negative_chains());
+        let mut results = sharded.results.into_iter().flatten();
+        let mut total = results
+            .next()
+            .ok_or_else(|| RbmError::Data("a split update without results".into()))?;
+        let mut persistent_rows = total.persistent.take().into_iter().collect::<Vec<_>>();
+        for mut part in results {
+            add_into(&mut total.gradient, &part.gradient);
+            add_into(&mut total.positive_visible, &part.positive_visible);
+            add_into(&mut total.positive_hidden, &part.positive_hidden);
+            add_into(&mut total.negative_visible, &part.negative_visible);
+            add_into(&mut total.negative_hidden, &part.negative_hidden);
+            total.squared_error += part.squared_error;
+            persistent_rows.extend(part.persistent.take());
+        }
+        if let Some(p) = self.persistent.as_mut() {
+            let mut at = 0;
+            for rows in &persistent_rows {
+                let len = rows.as_slice().len();
+                p.visible.as_mut_slice()[at..at + len].copy_from_slice(rows.as_slice());
+                at += len;
+            }
+        }
+        let scaled = |sums: &mut Vec<f32>, count: usize| {
+            let scale = 1.0 / count as f32;
+            sums.iter_mut().for_each(|s| *s *= scale);
+            core::mem::take(sums)
+        };
+        let positive_b = scaled(&mut total.positive_visible, batch);
+        let positive_c = scaled(&mut total.positive_hidden, batch);
+        let negative_b = scaled(&mut total.negative_visible, chains);
+        let negative_c = scaled(&mut total.negative_hidden, chains);
+        let reconstruction_error =
+            total.squared_error / (batch as f64 * self.model.n_visible() as f64);
+        self.grad_w = total.gradient;
+        self.apply_gradient(
+            Gradient {
+                positive_b,
+                positive_c,
+                negative_b,
+                negative_c,
+            },
+            sharded.started,
+            reconstruction_error,
+            now_ms,
+        )
     }
 
     /// Runs the pending update's next piece; returns the stats when it was the last.
@@ -655,8 +948,33 @@ impl Trainer {
         for (g, &neg) in self.grad_w.iter_mut().zip(&self.negative_w) {
             *g = *g * scale - neg * negative_scale;
         }
-        let positive_b = column_means(&positive_visible);
-        let positive_c = column_means(&positive_hidden);
+        let gradient = Gradient {
+            positive_b: column_means(&positive_visible),
+            positive_c: column_means(&positive_hidden),
+            negative_b,
+            negative_c,
+        };
+        let stats = self.apply_gradient(gradient, started, reconstruction_error, now_ms)?;
+        self.spare = Some((positive_visible, positive_hidden));
+        Ok(stats)
+    }
+
+    /// With the weights' gradient in `grad_w`: the biases' gradients, sparsity,
+    /// centring, the momentum step (refused if it diverges) and the new parameters.
+    fn apply_gradient(
+        &mut self,
+        gradient: Gradient,
+        started: f64,
+        reconstruction_error: f64,
+        now_ms: &dyn Fn() -> f64,
+    ) -> Result<StepStats> {
+        let c = self.config.get().clone();
+        let Gradient {
+            positive_b,
+            positive_c,
+            negative_b,
+            negative_c,
+        } = gradient;
         let mut grad_b: Vec<f32> = positive_b
             .iter()
             .zip(&negative_b)
@@ -743,7 +1061,6 @@ impl Trainer {
             norm(w)
         });
         self.steps_done = self.steps_done.saturating_add(1);
-        self.spare = Some((positive_visible, positive_hidden));
         let per_epoch = self.steps_per_epoch() as f64;
         Ok(StepStats {
             step: self.steps_done,
@@ -764,7 +1081,7 @@ impl Trainer {
     /// with [`Trainer::from_snapshot`] on the same data continues bit for bit. Refused
     /// while an update is in progress (finish it first).
     pub fn to_snapshot(&self) -> Result<Vec<u8>> {
-        if self.pending.is_some() {
+        if self.update_in_progress() {
             return Err(snapshot::bad(
                 "an update is in progress; finish it before saving",
             ));

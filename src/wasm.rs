@@ -177,6 +177,15 @@ fn side(value: f64) -> Result<u64, JsError> {
 }
 
 /// A set of binary images.
+/// A helper worker's whole job: one shard of a split update, from the bytes of its task
+/// (`Trainer.shardRequests`) to the bytes of its result (`Trainer.acceptShard`).
+#[wasm_bindgen(js_name = runShard)]
+pub fn run_shard(task: &[u8]) -> Result<Vec<u8>, JsError> {
+    let (model, task) = crate::shard::ShardTask::from_bytes(task).map_err(js_error)?;
+    let result = crate::shard::ShardJob::run(&model, task).map_err(js_error)?;
+    Ok(result.to_bytes())
+}
+
 #[wasm_bindgen(js_name = Dataset)]
 pub struct JsDataset {
     inner: Dataset,
@@ -414,6 +423,8 @@ struct SliceStats {
     last: Option<crate::train::StepStats>,
     /// Whether an update is still part-way done.
     in_progress: bool,
+    /// Whether that update waits only for other workers' shards.
+    waiting: bool,
     wall_time_ms: f64,
 }
 
@@ -551,8 +562,79 @@ impl JsTrainer {
     /// (at most `max_updates`), and the current update in pieces, stopping between
     /// pieces when the time is up, so that a long update does not block the caller.
     /// Returns `{updates, last, in_progress, wall_time_ms}`.
+    /// With `here`, every shard of a split update is computed in this call's worker
+    /// (otherwise shards 1 and up wait for `acceptShard`, and `waiting` says so).
     #[wasm_bindgen(js_name = trainFor)]
-    pub fn train_for(&mut self, budget_ms: f64, max_updates: f64) -> Result<JsValue, JsError> {
+    pub fn train_for(
+        &mut self,
+        budget_ms: f64,
+        max_updates: f64,
+        here: Option<bool>,
+    ) -> Result<JsValue, JsError> {
+        let here = here.unwrap_or(false);
+        if here {
+            self.inner.set_shards_elsewhere(false);
+        }
+        let slice = self.train_slice(budget_ms, max_updates);
+        if here {
+            self.inner.set_shards_elsewhere(true);
+        }
+        slice
+    }
+
+    /// Splits each update of `cd`, `pcd` and `gibbs` over `workers` workers (1 to 16;
+    /// 1: unsplit, the bits of earlier versions). Shards 1 and up are handed out by
+    /// `shardRequests` and come back through `acceptShard`. Throws during an update.
+    #[wasm_bindgen(js_name = setWorkers)]
+    pub fn set_workers(&mut self, workers: f64) -> Result<(), JsError> {
+        let workers = count("workers", workers)?;
+        self.inner.set_shards(workers, true).map_err(js_error)
+    }
+
+    /// Workers the next update is split over (1 for `exact` and `tempering`).
+    #[wasm_bindgen(getter, js_name = workersInUse)]
+    pub fn workers_in_use(&self) -> usize {
+        self.inner.shards_in_use()
+    }
+
+    /// Begins the next update if none is in progress (hand its shards out, then
+    /// `trainFor`).
+    #[wasm_bindgen(js_name = beginUpdate)]
+    pub fn begin_update(&mut self) -> Result<(), JsError> {
+        self.inner.begin(now_ms()).map_err(js_error)
+    }
+
+    /// The split update's tasks still unanswered, as `[{shard, bytes}]` for helper
+    /// workers (`runShard`); empty when no split update is in progress.
+    #[wasm_bindgen(js_name = shardRequests)]
+    pub fn shard_requests(&self) -> Result<js_sys::Array, JsError> {
+        let list = js_sys::Array::new();
+        for (shard, bytes) in self.inner.shard_requests() {
+            let entry = js_sys::Object::new();
+            let set = |key: &str, value: &JsValue| js_sys::Reflect::set(&entry, &key.into(), value);
+            set("shard", &JsValue::from(shard as u32))
+                .and_then(|_| set("bytes", &js_sys::Uint8Array::from(bytes.as_slice()).into()))
+                .map_err(|_| JsError::new("could not build a shard request"))?;
+            list.push(&entry);
+        }
+        Ok(list)
+    }
+
+    /// Takes a helper's answer: true if it was used, false if it came too late (its
+    /// update is over) or twice; throws if it does not fit its task.
+    #[wasm_bindgen(js_name = acceptShard)]
+    pub fn accept_shard(&mut self, bytes: &[u8]) -> Result<bool, JsError> {
+        self.inner.accept_shard(bytes).map_err(js_error)
+    }
+
+    /// Computes shard `shard` of the update in progress in this worker (its helper died).
+    #[wasm_bindgen(js_name = computeShard)]
+    pub fn compute_shard(&mut self, shard: f64) -> Result<(), JsError> {
+        let shard = count_in("shard", shard, 0, crate::shard::MAX_SHARDS - 1)?;
+        self.inner.compute_shard(shard).map_err(js_error)
+    }
+
+    fn train_slice(&mut self, budget_ms: f64, max_updates: f64) -> Result<JsValue, JsError> {
         if !(0.0..=60_000.0).contains(&budget_ms) {
             return Err(js_error(RbmError::setting(
                 "budget_ms",
@@ -589,6 +671,7 @@ impl JsTrainer {
             updates,
             last,
             in_progress: self.inner.update_in_progress(),
+            waiting: self.inner.waiting_for_shards(),
             wall_time_ms: now_ms() - started,
         })
     }

@@ -1,0 +1,504 @@
+//! Data-parallel updates: one minibatch's work split over several workers.
+//!
+//! A sharded update of a chain algorithm (`cd`, `pcd`, `gibbs`) splits the minibatch's
+//! rows, and the negative phase's chains, into `shards` contiguous, nearly equal parts.
+//! Shard `s` runs the whole update's chain work on its part with a random stream of
+//! its own, seeded from the run's seed, the update's number and `s`
+//! ([`crate::rng::stream`]), and returns its part of the gradient's means:
+//! `Σ_rows v p(h|v)ᵀ / B - Σ_chains v p(h|v)ᵀ / C` over its rows and chains (B, C: the
+//! whole minibatch's rows and chains), with the column sums of both phases and its
+//! persistent chains' new states. The trainer adds the parts in shard order and applies
+//! the update as usual. So a run's bits depend on its seed and its number of shards,
+//! never on which worker computed which shard or when; with one shard the trainer does
+//! not use this module at all, and gives the bits it always gave.
+//!
+//! A shard needs only its task and the parameters: it keeps no state between updates,
+//! so a worker that dies is replaced (or its shard computed elsewhere) without changing
+//! a bit. What one update exchanges with each helper: out, the parameters
+//! (4 (mn + m + n) bytes) and its rows and chains (4 m per row); back, its part of the
+//! gradient and the sums (4 (mn + 2m + 2n) bytes) and its chains. At 784 x 500 that is
+//! 1.57 MB each way.
+
+use crate::error::{RbmError, Result};
+use crate::linalg::{gemm, Matrix, Strided};
+use crate::model::{GibbsChains, Rbm};
+use crate::rng::{self, Rng};
+use crate::snapshot::{self, bad};
+use crate::train::{Algorithm, DIVERGENCE_LIMIT};
+
+const TASK_MAGIC: &[u8; 4] = b"RBMS";
+const RESULT_MAGIC: &[u8; 4] = b"RBMR";
+
+/// Most shards an update is split into (the page's workers setting stops here too).
+pub const MAX_SHARDS: usize = 16;
+
+/// Whether `algorithm`'s updates can be sharded: the chain algorithms. `exact`
+/// enumerates and `tempering` exchanges states within ladders that span all of its
+/// chains; both run on one worker.
+pub fn shardable(algorithm: Algorithm) -> bool {
+    matches!(algorithm, Algorithm::Cd | Algorithm::Pcd | Algorithm::Gibbs)
+}
+
+/// Rows `start..end` of `total` that shard `index` of `shards` takes: contiguous, the
+/// first `total % shards` shards one row longer.
+pub fn share(total: usize, shards: usize, index: usize) -> (usize, usize) {
+    let (base, extra) = (total / shards, total % shards);
+    let start = index * base + index.min(extra);
+    (start, start + base + usize::from(index < extra))
+}
+
+/// One shard's part of an update: everything a worker needs besides the parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShardTask {
+    /// The update's number (the count of updates before it, plus one).
+    pub update: u64,
+    pub index: usize,
+    pub algorithm: Algorithm,
+    /// Gibbs steps of the negative phase.
+    pub k: usize,
+    /// The whole minibatch's rows and the whole negative phase's chains.
+    pub batch_total: usize,
+    pub chains_total: usize,
+    /// Seeds this shard's random stream.
+    pub seed: u64,
+    /// The shard's minibatch rows.
+    pub visible: Matrix,
+    /// `pcd`: the visible states of the shard's persistent chains.
+    pub persistent: Option<Matrix>,
+}
+
+/// What a shard returns (see the module's documentation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShardResult {
+    pub update: u64,
+    pub index: usize,
+    /// `m x n`, row-major: this shard's part of the weights' gradient.
+    pub gradient: Vec<f32>,
+    pub positive_visible: Vec<f32>,
+    pub positive_hidden: Vec<f32>,
+    pub negative_visible: Vec<f32>,
+    pub negative_hidden: Vec<f32>,
+    /// `Σ (v - p(v | h))²` over the shard's rows and pixels.
+    pub squared_error: f64,
+    pub persistent: Option<Matrix>,
+}
+
+/// The pieces of a shard's work, in order; each is at most one product with the weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Hidden,
+    DataTerm,
+    Reconstruction,
+    Negative,
+    NegativeHidden,
+    Statistics,
+}
+
+/// A shard's work in progress, done in pieces by [`ShardJob::advance`].
+pub struct ShardJob {
+    task: ShardTask,
+    rng: Rng,
+    stage: Stage,
+    /// The minibatch rows' chain: it starts at the data (and is `cd`'s negative chain).
+    chain: GibbsChains,
+    positive_hidden: Option<Matrix>,
+    gradient: Vec<f32>,
+    squared_error: f64,
+    /// `gibbs`'s fresh chains or `pcd`'s persistent ones.
+    other_chains: Option<GibbsChains>,
+    remaining: usize,
+}
+
+impl ShardJob {
+    pub fn new(model: &Rbm, task: ShardTask) -> Result<ShardJob> {
+        if !shardable(task.algorithm) {
+            return Err(RbmError::Data(format!(
+                "{:?} updates are not split across workers",
+                task.algorithm
+            )));
+        }
+        let chain = GibbsChains::from_visible(model, task.visible.clone())?;
+        let other_chains = match (&task.persistent, task.algorithm) {
+            (Some(visible), Algorithm::Pcd) => {
+                Some(GibbsChains::from_visible(model, visible.clone())?)
+            }
+            (None, Algorithm::Pcd) => return Err(bad("a pcd shard without its chains")),
+            _ => None,
+        };
+        let gradient = vec![0.0; model.n_visible() * model.n_hidden()];
+        Ok(ShardJob {
+            rng: rng::seeded(task.seed),
+            task,
+            stage: Stage::Hidden,
+            chain,
+            positive_hidden: None,
+            gradient,
+            squared_error: 0.0,
+            other_chains,
+            remaining: 0,
+        })
+    }
+
+    /// The whole shard at once.
+    pub fn run(model: &Rbm, task: ShardTask) -> Result<ShardResult> {
+        let mut job = ShardJob::new(model, task)?;
+        loop {
+            if let Some(result) = job.advance(model, &|| false)? {
+                return Ok(result);
+            }
+        }
+    }
+
+    /// Runs pieces until the shard is done (its result) or `should_yield()` (None); at
+    /// least one piece per call. The draws do not depend on where it stops.
+    pub fn advance(
+        &mut self,
+        model: &Rbm,
+        should_yield: &dyn Fn() -> bool,
+    ) -> Result<Option<ShardResult>> {
+        loop {
+            if let Some(result) = self.piece(model)? {
+                return Ok(Some(result));
+            }
+            if should_yield() {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn piece(&mut self, model: &Rbm) -> Result<Option<ShardResult>> {
+        let (m, n) = (model.n_visible(), model.n_hidden());
+        let rows = self.task.visible.rows();
+        self.stage = match self.stage {
+            Stage::Hidden => {
+                self.chain.sample_hidden(model, 1.0, &mut self.rng);
+                self.positive_hidden = Some(self.chain.hidden_prob.clone());
+                Stage::DataTerm
+            }
+            Stage::DataTerm => {
+                let hidden = self
+                    .positive_hidden
+                    .as_ref()
+                    .ok_or_else(|| bad("no data term"))?;
+                gemm(
+                    m,
+                    rows,
+                    n,
+                    Strided::transpose_of(self.task.visible.as_slice(), m),
+                    hidden.as_slice(),
+                    &mut self.gradient,
+                    false,
+                );
+                Stage::Reconstruction
+            }
+            Stage::Reconstruction => {
+                self.chain.sample_visible(model, 1.0, &mut self.rng);
+                self.squared_error =
+                    squared_difference(&self.task.visible, &self.chain.visible_prob);
+                self.remaining = match self.task.algorithm {
+                    Algorithm::Cd => self.task.k - 1,
+                    Algorithm::Gibbs => {
+                        self.other_chains = Some(GibbsChains::random(model, rows, &mut self.rng));
+                        self.task.k
+                    }
+                    _ => self.task.k,
+                };
+                if self.remaining > 0 {
+                    Stage::Negative
+                } else {
+                    Stage::NegativeHidden
+                }
+            }
+            Stage::Negative => {
+                let chains = match self.other_chains.as_mut() {
+                    Some(chains) => chains,
+                    None => &mut self.chain,
+                };
+                chains.run(model, 1, 1.0, &mut self.rng);
+                self.remaining -= 1;
+                if self.remaining > 0 {
+                    Stage::Negative
+                } else {
+                    Stage::NegativeHidden
+                }
+            }
+            Stage::NegativeHidden => {
+                self.negative_chains().refresh_hidden_prob(model, 1.0);
+                Stage::Statistics
+            }
+            Stage::Statistics => return self.statistics(m, n).map(Some),
+        };
+        Ok(None)
+    }
+
+    fn negative_chains(&mut self) -> &mut GibbsChains {
+        match self.other_chains.as_mut() {
+            Some(chains) => chains,
+            None => &mut self.chain,
+        }
+    }
+
+    fn statistics(&mut self, m: usize, n: usize) -> Result<ShardResult> {
+        let positive_hidden = self
+            .positive_hidden
+            .take()
+            .ok_or_else(|| bad("no data term"))?;
+        let (batch_scale, chain_scale) = (
+            1.0 / self.task.batch_total as f32,
+            1.0 / self.task.chains_total as f32,
+        );
+        let negative = match self.other_chains.as_ref() {
+            Some(chains) => chains,
+            None => &self.chain,
+        };
+        let mut model_term = vec![0.0f32; m * n];
+        gemm(
+            m,
+            negative.len(),
+            n,
+            Strided::transpose_of(negative.visible.as_slice(), m),
+            negative.hidden_prob.as_slice(),
+            &mut model_term,
+            false,
+        );
+        let mut gradient = core::mem::take(&mut self.gradient);
+        for (g, &q) in gradient.iter_mut().zip(&model_term) {
+            *g = *g * batch_scale - q * chain_scale;
+        }
+        Ok(ShardResult {
+            update: self.task.update,
+            index: self.task.index,
+            gradient,
+            positive_visible: column_sums(&self.task.visible),
+            positive_hidden: column_sums(&positive_hidden),
+            negative_visible: column_sums(&negative.visible),
+            negative_hidden: column_sums(&negative.hidden_prob),
+            squared_error: self.squared_error,
+            persistent: match self.task.algorithm {
+                Algorithm::Pcd => Some(negative.visible.clone()),
+                _ => None,
+            },
+        })
+    }
+}
+
+/// Each column's sum, adding the rows in order.
+pub(crate) fn column_sums(matrix: &Matrix) -> Vec<f32> {
+    let mut sums = vec![0.0f32; matrix.cols()];
+    for r in 0..matrix.rows() {
+        for (s, &x) in sums.iter_mut().zip(matrix.row(r)) {
+            *s += x;
+        }
+    }
+    sums
+}
+
+/// `Σ (a - b)²` in f64.
+pub(crate) fn squared_difference(a: &Matrix, b: &Matrix) -> f64 {
+    a.as_slice()
+        .iter()
+        .zip(b.as_slice())
+        .map(|(&x, &y)| f64::from(x - y) * f64::from(x - y))
+        .sum()
+}
+
+fn algorithm_code(algorithm: Algorithm) -> u32 {
+    match algorithm {
+        Algorithm::Cd => 0,
+        Algorithm::Pcd => 1,
+        Algorithm::Gibbs => 2,
+        Algorithm::Exact => 3,
+        Algorithm::Tempering => 4,
+    }
+}
+
+impl ShardTask {
+    /// The task and the parameters as bytes for a helper worker: magic `RBMS`, version,
+    /// then the sizes, the task's numbers, the parameters and the rows, little-endian.
+    pub fn to_bytes(&self, model: &Rbm) -> Vec<u8> {
+        let mut w = snapshot::Writer::new(TASK_MAGIC);
+        for value in [
+            model.n_visible() as u64,
+            model.n_hidden() as u64,
+            self.update,
+            self.index as u64,
+            u64::from(algorithm_code(self.algorithm)),
+            self.k as u64,
+            self.batch_total as u64,
+            self.chains_total as u64,
+            self.seed,
+            self.visible.rows() as u64,
+            self.persistent.as_ref().map_or(0, |p| p.rows()) as u64,
+        ] {
+            w.u64(value);
+        }
+        w.f32s(model.weights());
+        w.f32s(model.visible_bias());
+        w.f32s(model.hidden_bias());
+        w.f32s(self.visible.as_slice());
+        if let Some(p) = &self.persistent {
+            w.f32s(p.as_slice());
+        }
+        w.finish()
+    }
+
+    /// [`ShardTask::to_bytes`] read back, every size and value checked.
+    pub fn from_bytes(bytes: &[u8]) -> Result<(Rbm, ShardTask)> {
+        let mut r = snapshot::Reader::new(bytes, TASK_MAGIC, "shard of an update")?;
+        let units = crate::limits::MAX_UNITS as u64;
+        let m = r.count("the visible units", units)?;
+        let n = r.count("the hidden units", units)?;
+        let update = r.u64()?;
+        let index = r.count("the shard", MAX_SHARDS as u64 - 1)?;
+        let algorithm = match r.u64()? {
+            0 => Algorithm::Cd,
+            1 => Algorithm::Pcd,
+            2 => Algorithm::Gibbs,
+            _ => return Err(bad("the algorithm cannot be split across workers")),
+        };
+        let k = r.count("k", u32::MAX.into())?;
+        crate::limits::check("k", k as f64, crate::limits::Column::Engine)?;
+        let chains_limit = crate::limits::MAX_CHAINS as u64;
+        let batch_total = r.count("the minibatch", chains_limit)?;
+        let chains_total = r.count("the chains", chains_limit)?;
+        let seed = r.u64()?;
+        let rows = r.count("the shard's rows", batch_total as u64)?;
+        let persistent_rows = r.count("the shard's chains", chains_total as u64)?;
+        if k == 0 || rows == 0 || batch_total == 0 || chains_total == 0 {
+            return Err(bad("a shard needs k, rows and chains"));
+        }
+        let weight_count = crate::size::product(&[m as u64, n as u64])
+            .filter(|&c| c <= crate::model::MAX_WEIGHTS)
+            .ok_or_else(|| bad(format!("{m} x {n} weights are too many")))?;
+        let weights = r.f32s("weights", weight_count, DIVERGENCE_LIMIT)?;
+        let visible_bias = r.f32s("visible_bias", m, DIVERGENCE_LIMIT)?;
+        let hidden_bias = r.f32s("hidden_bias", n, DIVERGENCE_LIMIT)?;
+        let model = Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)?;
+        let visible = r.probability_matrix("the shard's rows", rows, m)?;
+        let persistent = match (algorithm, persistent_rows) {
+            (Algorithm::Pcd, 0) => return Err(bad("a pcd shard without its chains")),
+            (Algorithm::Pcd, count) => Some(r.binary_matrix("the shard's chains", count, m)?),
+            (_, 0) => None,
+            _ => return Err(bad("chains sent for an algorithm without them")),
+        };
+        r.finish()?;
+        let task = ShardTask {
+            update,
+            index,
+            algorithm,
+            k,
+            batch_total,
+            chains_total,
+            seed,
+            visible,
+            persistent,
+        };
+        Ok((model, task))
+    }
+}
+
+impl ShardResult {
+    /// The result as bytes for the trainer's worker (magic `RBMR`).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = snapshot::Writer::new(RESULT_MAGIC);
+        w.u64(self.update);
+        w.u64(self.index as u64);
+        w.u64(self.positive_visible.len() as u64);
+        w.u64(self.positive_hidden.len() as u64);
+        w.u64(self.persistent.as_ref().map_or(0, |p| p.rows()) as u64);
+        w.u64(self.squared_error.to_bits());
+        w.f32s(&self.gradient);
+        w.f32s(&self.positive_visible);
+        w.f32s(&self.positive_hidden);
+        w.f32s(&self.negative_visible);
+        w.f32s(&self.negative_hidden);
+        if let Some(p) = &self.persistent {
+            w.f32s(p.as_slice());
+        }
+        w.finish()
+    }
+
+    /// The update and shard a result answers, read from its first fields.
+    pub fn peek(bytes: &[u8]) -> Option<(u64, usize)> {
+        let mut r = snapshot::Reader::new(bytes, RESULT_MAGIC, "shard's result").ok()?;
+        let update = r.u64().ok()?;
+        let index = r.count("the shard", MAX_SHARDS as u64 - 1).ok()?;
+        Some((update, index))
+    }
+
+    /// A result read back and checked against the task it answers: the same update,
+    /// shard and sizes, and sums no larger than its rows and chains allow.
+    pub fn from_bytes(bytes: &[u8], task: &ShardTask, m: usize, n: usize) -> Result<ShardResult> {
+        let mut r = snapshot::Reader::new(bytes, RESULT_MAGIC, "shard's result")?;
+        let (update, index) = (r.u64()?, r.u64()?);
+        if update != task.update || index != task.index as u64 {
+            return Err(bad(format!(
+                "the result is for update {update}, shard {index}; \
+                 update {}, shard {} was expected",
+                task.update, task.index
+            )));
+        }
+        let (result_m, result_n) = (r.u64()?, r.u64()?);
+        let persistent_rows = r.u64()?;
+        let expected_rows = task.persistent.as_ref().map_or(0, |p| p.rows()) as u64;
+        if result_m != m as u64 || result_n != n as u64 || persistent_rows != expected_rows {
+            return Err(bad("the result's sizes do not match the task"));
+        }
+        let squared_error = f64::from_bits(r.u64()?);
+        let rows = task.visible.rows() as f32;
+        let chains = match &task.persistent {
+            Some(p) => p.rows() as f32,
+            None => rows,
+        };
+        if !(0.0..=f64::from(rows) * m as f64).contains(&squared_error) {
+            return Err(bad("the result's reconstruction error is out of range"));
+        }
+        // Each term is at most 1 per row or chain; a little room for rounding.
+        let gradient = r.f32s("gradient", m * n, 2.0)?;
+        let positive_visible = r.f32s("positive_visible", m, rows * 1.001)?;
+        let positive_hidden = r.f32s("positive_hidden", n, rows * 1.001)?;
+        let negative_visible = r.f32s("negative_visible", m, chains * 1.001)?;
+        let negative_hidden = r.f32s("negative_hidden", n, chains * 1.001)?;
+        let persistent = match persistent_rows {
+            0 => None,
+            count => Some(r.binary_matrix("the shard's chains", count as usize, m)?),
+        };
+        r.finish()?;
+        Ok(ShardResult {
+            update,
+            index: task.index,
+            gradient,
+            positive_visible,
+            positive_hidden,
+            negative_visible,
+            negative_hidden,
+            squared_error,
+            persistent,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_cover_the_rows_once_in_order() {
+        for total in 1..40 {
+            for shards in 1..=total.min(MAX_SHARDS) {
+                let mut next = 0;
+                for index in 0..shards {
+                    let (start, end) = share(total, shards, index);
+                    assert_eq!(start, next);
+                    assert!(
+                        end > start,
+                        "shard {index} of {shards} over {total} is empty"
+                    );
+                    assert!(end - start <= total / shards + 1);
+                    next = end;
+                }
+                assert_eq!(next, total);
+            }
+        }
+    }
+}
