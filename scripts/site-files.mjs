@@ -12,6 +12,8 @@ export const SITE_FILES = Object.freeze([
   // The page's own modules and style sheet.
   'www/main.js',
   'www/worker.js',
+  'www/helpers.js',
+  'www/helper.js',
   'www/settings.js',
   'www/charts.js',
   'www/render.js',

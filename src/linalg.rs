@@ -136,12 +136,62 @@ pub fn gemm(
     c: &mut [f32],
     accumulate: bool,
 ) {
+    gemm_with(m, k, n, a, b, None, c, accumulate);
+}
+
+/// B's k x 8 column panels as the portable kernel reads them: panel q holds
+/// `B(p, 8q + c)` at `q·8k + 8p + c` (0 past column n). Packed once, they serve every product with the
+/// same right operand: the model's weights between two updates, which the browser's
+/// kernel otherwise re-packs in every product (about 0.4 ms at 784 x 500, a quarter
+/// of a 50-row product).
+pub fn pack_panels(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
+    let mut panels = vec![0.0f32; n.div_ceil(TILE_COLS) * TILE_COLS * k];
+    for (q, panel) in panels.chunks_exact_mut(k * TILE_COLS).enumerate() {
+        pack_panel(n, b, q * TILE_COLS, panel);
+    }
+    panels
+}
+
+/// [`gemm`] with B's panels packed beforehand by [`pack_panels`] (the same bits), if
+/// given: the fast native kernels do their own packing and ignore them.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<'_>,
+    b: &[f32],
+    panels: Option<&[f32]>,
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    if let Some(panels) = panels {
+        assert_eq!(
+            panels.len(),
+            n.div_ceil(TILE_COLS) * TILE_COLS * k,
+            "gemm: panels of another operand"
+        );
+    }
+    gemm_with(m, k, n, a, b, panels, c, accumulate);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_with(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: Strided<'_>,
+    b: &[f32],
+    panels: Option<&[f32]>,
+    c: &mut [f32],
+    accumulate: bool,
+) {
     assert!(
         b.len() >= k * n && c.len() >= m * n,
         "gemm: operand too small"
     );
     by_rows(m, k, n, a, c, |rows, part, chunk| {
-        gemm_serial(rows, k, n, part, b, chunk, accumulate)
+        gemm_serial(rows, k, n, part, b, panels, chunk, accumulate)
     });
 }
 
@@ -235,12 +285,14 @@ pub fn set_fast_maths(on: bool) {
     FAST.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
+#[allow(clippy::too_many_arguments)]
 fn gemm_serial(
     m: usize,
     k: usize,
     n: usize,
     a: Strided<'_>,
     b: &[f32],
+    panels: Option<&[f32]>,
     c: &mut [f32],
     accumulate: bool,
 ) {
@@ -249,7 +301,7 @@ fn gemm_serial(
         gemm_fast(m, k, n, a, b, c, accumulate);
         return;
     }
-    gemm_portable(m, k, n, a, b, c, accumulate);
+    gemm_portable(m, k, n, a, b, panels, c, accumulate);
 }
 
 /// [`gemm_serial`] through the `matrixmultiply` crate (see [`set_fast_maths`]).
@@ -299,12 +351,20 @@ fn gemm_fast(
 }
 
 /// The portable kernel: the same bits on every target.
+///
+/// C is covered by 4 x 8 tiles, the last row tile and column panel padded with zeros
+/// in the packed copies of A and B, and only C's own elements stored. A padded row or
+/// column changes no element's sum: each is `Σ_p A(i, p) B(p, j)` added from zero in p
+/// order, as one scalar row at a time would add it (ragged edges took a quarter of a
+/// 50-row product in the browser when they were summed one row at a time).
+#[allow(clippy::too_many_arguments)]
 fn gemm_portable(
     m: usize,
     k: usize,
     n: usize,
     a: Strided<'_>,
     b: &[f32],
+    panels: Option<&[f32]>,
     c: &mut [f32],
     accumulate: bool,
 ) {
@@ -315,61 +375,88 @@ fn gemm_portable(
         }
         return;
     }
-    let full_rows = m / TILE_ROWS * TILE_ROWS;
-    let full_cols = n / TILE_COLS * TILE_COLS;
-    // A's full row tiles packed once, each as k groups of TILE_ROWS values (one load per
-    // step of the sum), and each k x 8 panel of B packed before its row tiles use it:
-    // both are then read straight through, without strides or bounds checks. The sums
-    // are the same sums in the same order.
-    // (With no full column panel, the tiles are never read.)
-    let a_packed = if full_cols > 0 {
-        pack_row_tiles(a, full_rows / TILE_ROWS, k)
-    } else {
+    if m == 0 || n == 0 {
+        return;
+    }
+    // A's row tiles packed once, each as k groups of TILE_ROWS values (one load per
+    // step of the sum), and each k x 8 panel of B packed before the row tiles use it
+    // (or all of them beforehand: `panels`): both are then read straight through.
+    let a_packed = pack_row_tiles(a, m, k);
+    let mut own_panel = if panels.is_some() {
         Vec::new()
+    } else {
+        vec![0.0f32; k * TILE_COLS]
     };
-    let mut b_panel = vec![0.0f32; k * TILE_COLS];
     // Column panels outermost: a k x 8 panel of B stays in cache while every row tile uses it.
-    'panels: for j0 in (0..full_cols).step_by(TILE_COLS) {
-        for (p, row) in b_panel.chunks_exact_mut(TILE_COLS).enumerate() {
-            row.copy_from_slice(&b[p * n + j0..p * n + j0 + TILE_COLS]);
-        }
+    for j0 in (0..n).step_by(TILE_COLS) {
+        let width = TILE_COLS.min(n - j0);
+        let b_panel: &[f32] = match panels {
+            Some(packed) => &packed[j0 * k..(j0 + TILE_COLS) * k],
+            None => {
+                pack_panel(n, b, j0, &mut own_panel);
+                &own_panel
+            }
+        };
         for (t, a_tile) in a_packed.chunks_exact(k * TILE_ROWS).enumerate() {
             let i0 = t * TILE_ROWS;
-            let mut acc = [[0.0f32; TILE_COLS]; TILE_ROWS];
-            for (a_group, b_row) in a_tile
-                .chunks_exact(TILE_ROWS)
-                .zip(b_panel.chunks_exact(TILE_COLS))
-            {
-                for (acc_row, &a_value) in acc.iter_mut().zip(a_group) {
-                    for (acc_value, &b_value) in acc_row.iter_mut().zip(b_row) {
-                        *acc_value += a_value * b_value;
-                    }
+            let acc = tile_sums(a_tile, b_panel);
+            if width == TILE_COLS && i0 + TILE_ROWS <= m {
+                for (r, acc_row) in acc.iter().enumerate() {
+                    let start = (i0 + r) * n + j0;
+                    store(&mut c[start..start + TILE_COLS], acc_row, accumulate);
                 }
+            } else {
+                // A copy, so that the sums above stay in registers (a slice of
+                // variable length into `acc` itself made LLVM keep it in memory).
+                let edge = acc;
+                store_edge(c, n, (i0, j0), (m - i0, width), &edge, accumulate);
             }
-            for (r, acc_row) in acc.iter().enumerate() {
-                let c_row = &mut c[(i0 + r) * n + j0..(i0 + r) * n + j0 + TILE_COLS];
-                store(c_row, acc_row, accumulate);
-            }
         }
-        if full_rows == m {
-            continue 'panels;
-        }
-        for i in full_rows..m {
-            edge(i, j0..j0 + TILE_COLS, k, n, a, b, c, accumulate);
-        }
-    }
-    for i in 0..m {
-        edge(i, full_cols..n, k, n, a, b, c, accumulate);
     }
 }
 
-/// The first `tiles` row tiles of A, each as k groups of TILE_ROWS values: group p of
-/// tile t holds A(t·TILE_ROWS + r, p) for each row r of the tile.
-fn pack_row_tiles(a: Strided<'_>, tiles: usize, k: usize) -> Vec<f32> {
+/// One 4 x 8 tile's sums, each added from zero in p order.
+#[inline(always)]
+fn tile_sums(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_ROWS] {
+    let mut acc = [[0.0f32; TILE_COLS]; TILE_ROWS];
+    for (a_group, b_row) in a_tile
+        .chunks_exact(TILE_ROWS)
+        .zip(b_panel.chunks_exact(TILE_COLS))
+    {
+        for (acc_row, &a_value) in acc.iter_mut().zip(a_group) {
+            for (acc_value, &b_value) in acc_row.iter_mut().zip(b_row) {
+                *acc_value += a_value * b_value;
+            }
+        }
+    }
+    acc
+}
+
+/// The part of a tile at C's ragged edge: `rows` x `width` of it from `(i0, j0)`.
+#[inline(never)]
+fn store_edge(
+    c: &mut [f32],
+    n: usize,
+    (i0, j0): (usize, usize),
+    (rows, width): (usize, usize),
+    acc: &[[f32; TILE_COLS]; TILE_ROWS],
+    accumulate: bool,
+) {
+    for (r, acc_row) in acc.iter().enumerate().take(rows) {
+        let start = (i0 + r) * n + j0;
+        store(&mut c[start..start + width], &acc_row[..width], accumulate);
+    }
+}
+
+/// A's rows in tiles of TILE_ROWS, each as k groups of TILE_ROWS values: group p of
+/// tile t holds A(t·TILE_ROWS + r, p) for each row r of the tile (0 past row m).
+fn pack_row_tiles(a: Strided<'_>, m: usize, k: usize) -> Vec<f32> {
+    let tiles = m.div_ceil(TILE_ROWS);
     let mut packed = vec![0.0f32; tiles * k * TILE_ROWS];
     for (t, tile) in packed.chunks_exact_mut(k * TILE_ROWS).enumerate() {
+        let rows = TILE_ROWS.min(m - t * TILE_ROWS);
         for (p, group) in tile.chunks_exact_mut(TILE_ROWS).enumerate() {
-            for (r, value) in group.iter_mut().enumerate() {
+            for (r, value) in group.iter_mut().enumerate().take(rows) {
                 *value = a.at(t * TILE_ROWS + r, p);
             }
         }
@@ -377,42 +464,24 @@ fn pack_row_tiles(a: Strided<'_>, tiles: usize, k: usize) -> Vec<f32> {
     packed
 }
 
+/// B's k x 8 panel at column `j0` into `panel` (0 past column n).
+fn pack_panel(n: usize, b: &[f32], j0: usize, panel: &mut [f32]) {
+    let width = TILE_COLS.min(n - j0);
+    for (p, row) in panel.chunks_exact_mut(TILE_COLS).enumerate() {
+        if width == TILE_COLS {
+            row.copy_from_slice(&b[p * n + j0..p * n + j0 + TILE_COLS]);
+        } else {
+            row[..width].copy_from_slice(&b[p * n + j0..p * n + j0 + width]);
+            row[width..].fill(0.0);
+        }
+    }
+}
+
 #[inline(always)]
 fn store(c_row: &mut [f32], acc: &[f32], accumulate: bool) {
     for (c_value, &sum) in c_row.iter_mut().zip(acc) {
         *c_value = if accumulate { *c_value + sum } else { sum };
     }
-}
-
-/// One row of C over a column range, summed in the same order as the tiles.
-#[allow(clippy::too_many_arguments)]
-fn edge(
-    i: usize,
-    cols: core::ops::Range<usize>,
-    k: usize,
-    n: usize,
-    a: Strided<'_>,
-    b: &[f32],
-    c: &mut [f32],
-    accumulate: bool,
-) {
-    if cols.is_empty() {
-        return;
-    }
-    let mut acc = [0.0f32; TILE_COLS];
-    let width = cols.len();
-    for p in 0..k {
-        let a_value = a.at(i, p);
-        let b_row = &b[p * n + cols.start..p * n + cols.end];
-        for (acc_value, &b_value) in acc[..width].iter_mut().zip(b_row) {
-            *acc_value += a_value * b_value;
-        }
-    }
-    store(
-        &mut c[i * n + cols.start..i * n + cols.end],
-        &acc[..width],
-        accumulate,
-    );
 }
 
 #[cfg(test)]
@@ -434,6 +503,34 @@ mod tests {
             }
         }
         c
+    }
+
+    /// Panels packed beforehand give the same bits as the kernel's own packing, with
+    /// random (not integer) values, so a different order of the sums would show.
+    #[test]
+    fn packed_panels_give_the_same_bits() {
+        let mut g = crate::rng::seeded(5);
+        let mut random = |count: usize| -> Vec<f32> {
+            (0..count)
+                .map(|_| crate::rng::uniform(&mut g) - 0.5)
+                .collect()
+        };
+        for &(m, k, n) in &[(1, 1, 8), (7, 13, 17), (10, 33, 40), (5, 9, 3), (12, 4, 64)] {
+            let (a_data, b) = (random(m * k), random(k * n));
+            let panels = pack_panels(k, n, &b);
+            for accumulate in [false, true] {
+                let start = random(m * n);
+                let mut plain = start.clone();
+                plain.push(f32::NAN);
+                let mut packed = plain.clone();
+                let a = Strided::rows(&a_data, k);
+                gemm_portable(m, k, n, a, &b, None, &mut plain, accumulate);
+                gemm_portable(m, k, n, a, &b, Some(&panels), &mut packed, accumulate);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&plain), bits(&packed), "{m} x {k} x {n}");
+                assert!(packed[m * n].is_nan(), "a write past the end");
+            }
+        }
     }
 
     #[test]
@@ -522,7 +619,7 @@ mod tests {
                     let mut portable = vec![0.5f32; m * n + 1];
                     portable[m * n] = f32::NAN;
                     let mut fast = portable.clone();
-                    gemm_portable(m, k, n, a, &b, &mut portable, accumulate);
+                    gemm_portable(m, k, n, a, &b, None, &mut portable, accumulate);
                     gemm_fast(m, k, n, a, &b, &mut fast, accumulate);
                     assert!(fast[m * n].is_nan(), "a write past the end");
                     for i in 0..m {

@@ -8,7 +8,9 @@
 //! `p_β(v_i = 1 | h) = σ(β (b_i + Σ_j W_ij h_j))`.
 
 use crate::error::{RbmError, Result};
-use crate::linalg::{gemm, transpose_into, Matrix, Strided};
+use std::sync::OnceLock;
+
+use crate::linalg::{fast_maths, gemm_packed, pack_panels, transpose_into, Matrix, Strided};
 use crate::mathfn;
 use crate::rng::{self, Rng};
 
@@ -26,8 +28,9 @@ pub const MAX_WEIGHTS: usize = 1 << 24;
 /// Layout: `weights` is m x n row-major, `weights[i * n + j]` couples visible unit i
 /// and hidden unit j; `visible_bias` (b) has m entries, `hidden_bias` (c) has n. A
 /// transposed copy of the weights (n x m) is kept in step so that both conditionals
-/// are products with a row-major right operand.
-#[derive(Clone, Debug, PartialEq)]
+/// are products with a row-major right operand, and both are packed into the portable
+/// kernel's panels on first use after each change ([`crate::linalg::pack_panels`]).
+#[derive(Clone, Debug)]
 pub struct Rbm {
     n_visible: usize,
     n_hidden: usize,
@@ -35,6 +38,20 @@ pub struct Rbm {
     weights_t: Vec<f32>,
     visible_bias: Vec<f32>,
     hidden_bias: Vec<f32>,
+    /// Panels of `weights` (for `hidden_input`) and of `weights_t` (`visible_input`).
+    panels: OnceLock<Vec<f32>>,
+    panels_t: OnceLock<Vec<f32>>,
+}
+
+/// Two models are equal when their parameters are (the packed panels are a cache).
+impl PartialEq for Rbm {
+    fn eq(&self, other: &Rbm) -> bool {
+        self.n_visible == other.n_visible
+            && self.n_hidden == other.n_hidden
+            && self.weights == other.weights
+            && self.visible_bias == other.visible_bias
+            && self.hidden_bias == other.hidden_bias
+    }
 }
 
 impl Rbm {
@@ -48,6 +65,8 @@ impl Rbm {
             weights_t: vec![0.0; n_visible * n_hidden],
             visible_bias: vec![0.0; n_visible],
             hidden_bias: vec![0.0; n_hidden],
+            panels: OnceLock::new(),
+            panels_t: OnceLock::new(),
         })
     }
 
@@ -88,6 +107,8 @@ impl Rbm {
             weights_t: vec![0.0; n_visible * n_hidden],
             visible_bias,
             hidden_bias,
+            panels: OnceLock::new(),
+            panels_t: OnceLock::new(),
         };
         rbm.refresh_transpose();
         Ok(rbm)
@@ -159,6 +180,8 @@ impl Rbm {
     }
 
     fn refresh_transpose(&mut self) {
+        self.panels = OnceLock::new();
+        self.panels_t = OnceLock::new();
         transpose_into(
             self.n_visible,
             self.n_hidden,
@@ -213,12 +236,18 @@ impl Rbm {
     pub fn hidden_input(&self, visible: &Matrix, out: &mut Matrix) {
         let (rows, m, n) = (visible.rows(), self.n_visible, self.n_hidden);
         out.resize_rows(rows);
-        gemm(
+        let panels = (!fast_maths()).then(|| {
+            self.panels
+                .get_or_init(|| pack_panels(m, n, &self.weights))
+                .as_slice()
+        });
+        gemm_packed(
             rows,
             m,
             n,
             Strided::rows(visible.as_slice(), m),
             &self.weights,
+            panels,
             out.as_mut_slice(),
             false,
         );
@@ -233,12 +262,18 @@ impl Rbm {
     pub fn visible_input(&self, hidden: &Matrix, out: &mut Matrix) {
         let (rows, m, n) = (hidden.rows(), self.n_visible, self.n_hidden);
         out.resize_rows(rows);
-        gemm(
+        let panels = (!fast_maths()).then(|| {
+            self.panels_t
+                .get_or_init(|| pack_panels(n, m, &self.weights_t))
+                .as_slice()
+        });
+        gemm_packed(
             rows,
             n,
             m,
             Strided::rows(hidden.as_slice(), n),
             &self.weights_t,
+            panels,
             out.as_mut_slice(),
             false,
         );

@@ -39,6 +39,38 @@ pub fn shardable(algorithm: Algorithm) -> bool {
     matches!(algorithm, Algorithm::Cd | Algorithm::Pcd | Algorithm::Gibbs)
 }
 
+/// Rows an update passes through products with the weights (each `2 m n` flops): the
+/// minibatch three times (its hidden units, its reconstruction, the data term) and the
+/// negative chains twice per Gibbs step plus twice at the end (their hidden
+/// probabilities and the model term); `cd`'s chains are the minibatch, whose first
+/// step is the reconstruction.
+pub fn rows_through_weights(algorithm: Algorithm, k: usize, batch: usize, chains: usize) -> usize {
+    match algorithm {
+        Algorithm::Cd => batch * (2 * k + 3),
+        _ => 3 * batch + (2 * k + 2) * chains,
+    }
+}
+
+/// Rows through the weights each extra shard needs to pay for its exchange. One
+/// exchange costs about 5 ms in Chromium at 784 x 500 (the parameters out, the
+/// gradient back, and the serial combination), as much as 300 rows of products; both
+/// grow with m n. Measured (`./lab bench`, two workers against one): CD-1 at batch 100
+/// (500 rows) 1.0x, CD-10 (2,300 rows) 1.6x.
+pub const ROWS_PER_EXTRA_SHARD: usize = 1000;
+/// And the flops each extra shard needs, so that small models, where a message's
+/// latency outweighs the work, are not split.
+pub const FLOPS_PER_EXTRA_SHARD: f64 = 4e8;
+
+/// Shards worth using for an update of `rows` rows through an m x n weight matrix,
+/// given `requested` workers: one, plus one per [`ROWS_PER_EXTRA_SHARD`] rows and
+/// [`FLOPS_PER_EXTRA_SHARD`] flops, at most `requested`. A function of the settings
+/// alone, so a run's bits still depend only on its seed, settings and workers.
+pub fn worthwhile(requested: usize, rows: usize, m: usize, n: usize) -> usize {
+    let flops = 2.0 * rows as f64 * m as f64 * n as f64;
+    let extra = (rows / ROWS_PER_EXTRA_SHARD).min((flops / FLOPS_PER_EXTRA_SHARD) as usize);
+    requested.min(1 + extra)
+}
+
 /// Rows `start..end` of `total` that shard `index` of `shards` takes: contiguous, the
 /// first `total % shards` shards one row longer.
 pub fn share(total: usize, shards: usize, index: usize) -> (usize, usize) {

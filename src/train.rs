@@ -496,6 +496,19 @@ impl Trainer {
         Ok(())
     }
 
+    /// [`Trainer::set_shards`] with as many of `workers` as this run's updates pay for
+    /// ([`shard::worthwhile`]): what the page's workers setting and the command line's
+    /// `--workers` do. Returns the shards set.
+    pub fn set_workers(&mut self, workers: usize, elsewhere: bool) -> Result<usize> {
+        crate::limits::check("workers", workers as f64, crate::limits::Column::Engine)?;
+        let c = self.config.get();
+        let rows = shard::rows_through_weights(c.algorithm, c.k, c.batch_size, c.negative_chains());
+        let (m, n) = (self.model.n_visible(), self.model.n_hidden());
+        let shards = shard::worthwhile(workers, rows, m, n);
+        self.set_shards(shards, elsewhere)?;
+        Ok(shards)
+    }
+
     /// Shards the next update is split into: the setting, but 1 for `exact` and
     /// `tempering`, and never more than the minibatch's rows or the chains.
     pub fn shards_in_use(&self) -> usize {

@@ -582,13 +582,15 @@ impl JsTrainer {
         slice
     }
 
-    /// Splits each update of `cd`, `pcd` and `gibbs` over `workers` workers (1 to 16;
-    /// 1: unsplit, the bits of earlier versions). Shards 1 and up are handed out by
+    /// Splits each update of `cd`, `pcd` and `gibbs` over up to `workers` workers (1 to
+    /// 16; 1: unsplit, the bits of earlier versions), as many as its work pays for
+    /// (`workersInUse` says how many). Shards 1 and up are handed out by
     /// `shardRequests` and come back through `acceptShard`. Throws during an update.
     #[wasm_bindgen(js_name = setWorkers)]
     pub fn set_workers(&mut self, workers: f64) -> Result<(), JsError> {
         let workers = count("workers", workers)?;
-        self.inner.set_shards(workers, true).map_err(js_error)
+        self.inner.set_workers(workers, true).map_err(js_error)?;
+        Ok(())
     }
 
     /// Workers the next update is split over (1 for `exact` and `tempering`).

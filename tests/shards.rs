@@ -260,3 +260,36 @@ fn damaged_and_late_shard_messages_are_refused() {
     // Snapshots wait for the update to finish; the shard count is not part of them.
     assert!(trainer.to_snapshot().is_ok());
 }
+
+#[test]
+fn workers_are_used_only_where_the_work_pays_for_them() {
+    let mnist = |algorithm, k, batch, chains| {
+        let config = TrainConfig {
+            n_hidden: 500,
+            algorithm,
+            k,
+            batch_size: batch,
+            persistent_chains: chains,
+            ..pinned_config()
+        };
+        let images = rbm_lab::Matrix::zeros(1000, 784);
+        let mut trainer = Trainer::new(config, &images).unwrap();
+        trainer.set_workers(8, true).unwrap()
+    };
+    // CD-1 at batch 100 passes 500 rows through the weights: one exchange costs more.
+    assert_eq!(mnist(Algorithm::Cd, 1, 100, 0), 1);
+    assert_eq!(mnist(Algorithm::Cd, 10, 100, 0), 3);
+    assert_eq!(mnist(Algorithm::Pcd, 15, 100, 100), 4);
+    assert_eq!(mnist(Algorithm::Cd, 1, 1000, 0), 6);
+    // A tiny model is never split: messages would cost more than the work.
+    let mut tiny = trainer_with(
+        TrainConfig {
+            k: 50,
+            ..pinned_config()
+        },
+        3,
+        1,
+        false,
+    );
+    assert_eq!(tiny.set_workers(8, false).unwrap(), 1);
+}

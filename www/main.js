@@ -757,7 +757,9 @@ function describe(frame) {
   const s = frame.stats;
   if (s) {
     parts.push(`reconstruction error ${s.reconstruction_error.toFixed(4)}`);
-    if (s.samples_per_second) parts.push(`${Math.round(s.samples_per_second).toLocaleString('en')} samples/s`);
+    if (s.samples_per_second) {
+      parts.push(`${Math.round(s.samples_per_second).toLocaleString('en')} samples/s${s.workers > 1 ? ` on ${s.workers} workers` : ''}`);
+    }
     parts.push(`update/weight ${s.update_ratio.toExponential(1)}`);
   }
   const rates = frame.exchangeRates?.filter(Number.isFinite);

@@ -66,6 +66,8 @@ export const SETTINGS = [
     help: 'Where the chains restart: uniform random pixels, or random training images.' },
   { id: 'chain_show', key: 'show', kind: 'choice', options: ['sample', 'mean'], label: 'Show',
     help: 'Draw the sampled binary states, or the mean-field probabilities p(v | h) they were drawn from.' },
+  { id: 'workers', key: 'workers', kind: 'int', label: 'Workers',
+    help: 'Web workers each update of CD, PCD and Gibbs is split over (exact and tempering use one). The default is this machine\'s cores, at most 8; it is part of the address, because the same seed gives the same run only with the same number of workers.' },
   { id: 'pace', key: 'pace', kind: 'choice', options: ['0', '100', '20', '5', '1'], label: 'Pace', panel: 'train',
     help: 'Updates per second: 0 is as fast as possible; slow a small run down to watch it learn.' },
   // The critic panel's own settings (built by critic.js, not the lab's form).
@@ -92,7 +94,10 @@ export const SETTINGS = [
     help: 'Side of the square the brush, eraser and Hide tool paint, in pixels.' },
 ];
 
-const COMMON = { k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, temperatures: 4, beta_min: 0.5,
+/** The default number of workers: this machine's cores, at most 8 (src/shard.rs allows 16). */
+export const DEFAULT_WORKERS = Math.max(1, Math.min(8, Number(globalThis.navigator?.hardwareConcurrency) || 1));
+
+const COMMON = { workers: DEFAULT_WORKERS, k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, temperatures: 4, beta_min: 0.5,
   decay_epochs: 0, final_learning_rate: 0.001, centring: 'off', sparsity_cost: 0, sparsity_target: 0.1, seed: 1, beta: 1,
   steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4, pace: '0', ais_runs: 50, ais_temperatures: 500,
   smoothing_k: 0.01, temperature: 0.5, context: 'the plot',

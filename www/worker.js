@@ -17,6 +17,7 @@ import init, {
 import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
 import { GUIDE_ACTIONS } from './guidework.js';
 import { trainingSettings } from './settings.js';
+import { HelperPool } from './helpers.js';
 
 const SLICE_MS = 25;
 /** Assumed engine speed: about half of what it measured in Chromium (README, Benchmarks). */
@@ -42,12 +43,15 @@ const MAX_CURVE_POINTS = 3000;
 const RECONSTRUCTIONS = 8;
 /** Work in progress is shown at least this often. */
 const SHOW_PROGRESS_MS = 250;
+/** While training, the chains take a new frame at most this often. */
+const CHAIN_FRAME_MS = 16;
 
 /** The settings `retune` changes (same model, new optimiser), and those `view` changes. */
 const TRAINING_KEYS = ['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains',
   'temperatures', 'beta_min', 'decay_epochs', 'final_learning_rate', 'centring', 'sparsity_cost', 'sparsity_target'];
-const VIEW_KEYS = ['beta', 'steps_per_frame', 'chain_show', 'chain_start', 'epochs', 'pace', 'ais_runs', 'ais_temperatures'];
-const NUMERIC = ['side', 'n_hidden', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size',
+const VIEW_KEYS = ['beta', 'steps_per_frame', 'chain_show', 'chain_start', 'epochs', 'pace', 'ais_runs', 'ais_temperatures',
+  'workers'];
+const NUMERIC = ['workers', 'side', 'n_hidden', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size',
   'persistent_chains', 'epochs', 'seed', 'chains', 'beta', 'steps_per_frame', 'ais_runs', 'ais_temperatures',
   'temperatures', 'beta_min', 'decay_epochs', 'final_learning_rate', 'sparsity_cost', 'sparsity_target'];
 const CHOICES = {
@@ -211,6 +215,98 @@ function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
   finishing = false;
   chainsPlaying = false;
   frameStepsLeft = 0;
+  applyWorkers();
+}
+
+// ---- helper workers -------------------------------------------------------------------------
+
+// Each update of cd, pcd and gibbs is split over lab.settings.workers workers: this one
+// and workers - 1 helpers (helpers.js, helper.js). Shards are handed out as an update
+// begins; this worker computes shard 0 meanwhile, then waits (without spinning) for the
+// helpers' answers, which wake the loop. A helper that fails is replaced and its shard
+// computed here. Updates finished synchronously (Pause, Step, a change of settings)
+// compute every shard here.
+const pool = new HelperPool(onShardAnswer, onShardLost);
+
+/** Gives the trainer the workers setting and keeps one helper per extra worker in use. */
+function applyWorkers() {
+  pool.cancel();
+  lab.waiting = false;
+  lab.trainer.setWorkers(lab.settings.workers);
+  pool.resize(lab.trainer.workersInUse - 1);
+}
+
+function onShardAnswer(bytes) {
+  if (!lab || poisoned) return;
+  try {
+    lab.trainer.acceptShard(bytes);
+  } catch (error) {
+    if (isFatal(error)) {
+      reportError(error);
+      return;
+    }
+    // A damaged answer: the shard is computed here instead.
+    onShardLost(null, String(error?.message ?? error));
+    return;
+  }
+  wake();
+}
+
+function onShardLost(shard, why) {
+  if (!lab || poisoned || !lab.trainer.updateInProgress) return;
+  try {
+    if (shard === null) {
+      if (lab.trainer.trainFor(60000, 1, true).updates > 0) modelChanged();
+    } else {
+      lab.trainer.computeShard(shard);
+    }
+  } catch (error) {
+    reportError(error);
+    return;
+  }
+  postMessage({ status: 'note', message: `A helper worker failed (${why}); it was replaced, and its share of the update computed here.` });
+  wake();
+}
+
+/** Runs the loop now: the update it waited for can go on. */
+function wake() {
+  if (!lab) return;
+  lab.waiting = false;
+  if (scheduled) {
+    clearTimeout(scheduledTimer);
+    scheduled = false;
+  }
+  schedule();
+}
+
+/**
+ * As the engine's trainFor, with a split update's shards handed to the helpers as soon
+ * as it begins. Stops early, with `waiting`, when the update waits for their answers.
+ */
+function trainForWithHelpers(budgetMs, allowed) {
+  if (lab.trainer.workersInUse < 2 || pool.size === 0) return lab.trainer.trainFor(budgetMs, allowed, true);
+  const started = performance.now();
+  const total = { updates: 0, last: null, in_progress: false, waiting: false, wall_time_ms: 0 };
+  let errorSum = 0;
+  for (;;) {
+    if (!lab.trainer.updateInProgress) {
+      if (total.updates >= allowed) break;
+      lab.trainer.beginUpdate();
+      pool.dispatch(lab.trainer.shardRequests(), lab.updateMs / lab.trainer.workersInUse);
+    }
+    const slice = lab.trainer.trainFor(Math.max(0, budgetMs - (performance.now() - started)), 1);
+    if (slice.updates > 0) {
+      total.updates += slice.updates;
+      errorSum += slice.last.reconstruction_error;
+      total.last = slice.last;
+    }
+    total.in_progress = slice.in_progress;
+    total.waiting = slice.waiting;
+    if (slice.in_progress || performance.now() - started >= budgetMs) break;
+  }
+  if (total.last) total.last = { ...total.last, reconstruction_error: errorSum / total.updates };
+  total.wall_time_ms = performance.now() - started;
+  return total;
 }
 
 /**
@@ -474,7 +570,8 @@ function finishPendingUpdate() {
   if (!lab.trainer.updateInProgress) return;
   const ms = updateCost(trainingSettings(lab.settings), lab.m).update / FLOPS_PER_MS;
   if (ms > 500) announceBusy('finishing the current update', ms);
-  if (lab.trainer.trainFor(60000, 1).updates > 0) modelChanged();
+  if (lab.trainer.trainFor(60000, 1, true).updates > 0) modelChanged();
+  lab.waiting = false;
   finishing = false;
 }
 
@@ -555,6 +652,7 @@ async function keepCurrentRun() {
 // ---- the work loop --------------------------------------------------------------------------
 
 let scheduled = false;
+let scheduledTimer = 0;
 let lastPosted = 0;
 
 function busy() {
@@ -565,12 +663,14 @@ function busy() {
 
 function schedule() {
   if (scheduled || poisoned || !busy()) return;
-  scheduled = true;
-  const onlyChains = !training && !finishing && !lab.trainer.evaluationRunning && !lab.distributionJob
-    && !lab.trainer.aisRunning
+  const noOtherWork = !lab.trainer.evaluationRunning && !lab.distributionJob && !lab.trainer.aisRunning
     && frameStepsLeft === 0 && lab.evaluatedVersion === lab.modelVersion && !lab.completion;
+  // Waiting for the helpers with nothing else to do: their answer wakes the loop.
+  if (lab.waiting && noOtherWork && !chainsPlaying) return;
+  scheduled = true;
+  const onlyChains = !training && !finishing && noOtherWork;
   const paced = training && Number(lab.settings.pace) > 0;
-  setTimeout(loop, onlyChains || paced ? 16 : 0);
+  scheduledTimer = setTimeout(loop, onlyChains || paced || lab.waiting ? CHAIN_FRAME_MS : 0);
 }
 
 /** Updates the pace allows now (Infinity at "as fast as possible"). */
@@ -592,6 +692,26 @@ function stepsToNextPoint() {
   return (lab.evaluationStep ?? 0) + spacing - stepsDone();
 }
 
+/**
+ * Examples per second. Unsplit, over the slice's own time; split, the slices leave out
+ * the waits for the helpers, so over the wall time of the last second or so instead.
+ */
+function trainingRate(slice) {
+  const batch = lab.settings.batch_size;
+  if (lab.trainer.workersInUse < 2) {
+    return slice.wall_time_ms > 0 ? (slice.updates * batch * 1000) / slice.wall_time_ms : null;
+  }
+  const now = performance.now();
+  const clock = lab.rateClock;
+  if (!clock || now - clock.since > 2000) {
+    lab.rateClock = { since: now - slice.wall_time_ms, updates: slice.updates, rate: clock?.rate ?? null };
+  } else {
+    clock.updates += slice.updates;
+    if (now - clock.since > 250) clock.rate = (clock.updates * batch * 1000) / (now - clock.since);
+  }
+  return lab.rateClock.rate ?? ((slice.updates * batch * 1000) / Math.max(1, slice.wall_time_ms));
+}
+
 function trainSlice() {
   // A piece that cannot be split and takes long: say so, so the watchdog waits.
   const pieceMs = updateCost(trainingSettings(lab.settings), lab.m).piece / FLOPS_PER_MS;
@@ -599,18 +719,19 @@ function trainSlice() {
   const remaining = Math.max(1, runLength() - stepsDone());
   const allowed = finishing ? 1 : Math.min(remaining, paceAllowance(), Math.max(0, stepsToNextPoint()));
   if (allowed < 1 && !lab.trainer.updateInProgress) return null;
-  const slice = lab.trainer.trainFor(SLICE_MS, Math.max(1, allowed));
+  const slice = trainForWithHelpers(SLICE_MS, Math.max(1, allowed));
+  lab.waiting = slice.waiting;
   if (lab.paceClock) lab.paceClock.done += slice.updates;
   if (slice.updates > 0) modelChanged();
   if (finishing && !slice.in_progress) finishing = false;
   if (training && runFinished() && !slice.in_progress) training = false;
   if (!slice.last) return null;
-  const elapsed = slice.wall_time_ms;
   const stats = {
     ...slice.last,
     step: stepsDone(),
     updates: slice.updates,
-    samples_per_second: elapsed > 0 ? (slice.updates * lab.settings.batch_size * 1000) / elapsed : null,
+    samples_per_second: trainingRate(slice),
+    workers: lab.trainer.workersInUse,
   };
   pushCurve(lab.curves.recon, [stats.step, stats.reconstruction_error]);
   return stats;
@@ -621,9 +742,13 @@ function loop() {
   if (!lab || poisoned) return;
   try {
     const wasTraining = training || finishing;
-    const stats = wasTraining ? trainSlice() : null;
+    const stats = wasTraining && !lab.waiting ? trainSlice() : null;
     let frameDone = false;
-    if (chainsPlaying && frameStepsLeft === 0) frameStepsLeft = lab.settings.steps_per_frame;
+    const frameDue = !wasTraining || performance.now() - (lab.lastChainFrame ?? 0) >= CHAIN_FRAME_MS;
+    if (chainsPlaying && frameStepsLeft === 0 && frameDue) {
+      frameStepsLeft = lab.settings.steps_per_frame;
+      lab.lastChainFrame = performance.now();
+    }
     if (frameStepsLeft > 0) {
       frameStepsLeft -= stepChains(frameStepsLeft);
       frameDone = frameStepsLeft === 0;
@@ -755,6 +880,7 @@ const HANDLERS = {
     lab.trainer = trainer;
     lab.settings = { ...settings, n_hidden: trainer.nHidden };
     lab.updateMs = updateCost(training, lab.m).update / FLOPS_PER_MS;
+    applyWorkers();
     // Jobs under way lived in the old trainer.
     lab.distributionJob = null;
     lab.exact = null;
@@ -775,7 +901,10 @@ const HANDLERS = {
     validate(settings);
     const betaChanged = settings.beta !== lab.settings.beta;
     if (settings.pace !== lab.settings.pace) lab.paceClock = null;
+    const workersChanged = settings.workers !== lab.settings.workers;
+    if (workersChanged) finishPendingUpdate();
     lab.settings = settings;
+    if (workersChanged) applyWorkers();
     if (betaChanged) resetChainStatistics();
     lab.dirty = lab.valuable;
     acknowledge(seq);
@@ -808,7 +937,8 @@ const HANDLERS = {
     if (lab.trainer.updateInProgress) {
       const { update } = updateCost(trainingSettings(lab.settings), lab.m);
       if (update / FLOPS_PER_MS <= FINISH_NOW_MS) {
-        const slice = lab.trainer.trainFor(60000, 1);
+        const slice = lab.trainer.trainFor(60000, 1, true);
+        lab.waiting = false;
         if (slice.updates > 0) modelChanged();
       } else {
         finishing = true;
@@ -825,7 +955,8 @@ const HANDLERS = {
     finishing = false;
     const ms = updateCost(trainingSettings(lab.settings), lab.m).update / FLOPS_PER_MS;
     if (ms > 500) announceBusy('one update', ms);
-    const slice = lab.trainer.trainFor(60000, 1);
+    const slice = lab.trainer.trainFor(60000, 1, true);
+    lab.waiting = false;
     lab.valuable = true;
     modelChanged();
     stepChains(1);
@@ -940,7 +1071,8 @@ const HANDLERS = {
     const saved = await loadRun(id);
     if (!saved) throw new Error('that saved run is no longer stored (only the last few are kept)');
     const { meta, state } = saved;
-    const settings = meta.settings;
+    // Runs saved before the workers setting ran on one.
+    const settings = { workers: 1, ...meta.settings };
     validate(settings);
     announceBusy('restoring a saved run', state.trainer.byteLength / 50000 + 500);
     const loaded = await loadData(settings, state.data);
@@ -986,6 +1118,7 @@ const HANDLERS = {
   /** Fault injection for the page tests of crash recovery. */
   injectFault({ kind }) {
     if (kind === 'panic') injectPanic('asked for by the page test');
+    if (kind === 'helper') pool.crashNext();
     if (kind === 'hang') for (;;) { /* a worker that never answers again */ }
     if (kind === 'exit') close();
   },

@@ -135,6 +135,11 @@ mod cli {
         /// Print the data, epochs and settings that would be used, as JSON, and stop.
         #[arg(long)]
         dry_run: bool,
+        /// Split each update as the page's Workers setting does (same seed, settings
+        /// and workers: the page's bits, with --portable); 1 keeps the unsplit update.
+        /// Only as many as the update's work pays for are used.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+        workers: u16,
         /// Hidden units.
         #[arg(long, default_value_t = 100)]
         hidden: usize,
@@ -448,6 +453,9 @@ mod cli {
         let set = read_data(spec, &args.source, false)?;
         config.batch_size = config.batch_size.min(set.len());
         let mut trainer = Trainer::new(config.clone(), &set.images).map_err(engine_error)?;
+        trainer
+            .set_workers(usize::from(args.workers), false)
+            .map_err(engine_error)?;
         let updates = (args.epochs as u64).saturating_mul(trainer.steps_per_epoch() as u64);
         let bar = ProgressBar::new(updates);
         bar.set_style(

@@ -1,0 +1,31 @@
+// A helper worker: computes shards of split updates for the engine's worker
+// (src/shard.rs). It keeps no state between jobs: each message brings a shard's task
+// with the model's parameters and gets back the shard's result, so a helper that dies
+// is replaced, or its shard computed elsewhere, without changing a bit of the run.
+// In: {job, bytes} (or {crash: true} from the page tests: fail the next job). Out: {job, bytes} or
+// {job, error}. Bytes are transferred both ways.
+import init, { runShard } from './pkg/rbm_lab.js';
+
+const ready = init();
+let crashOnNextJob = false;
+
+onmessage = async ({ data }) => {
+  const { job } = data ?? {};
+  if (data?.crash) {
+    crashOnNextJob = true;
+    return;
+  }
+  try {
+    await ready;
+    if (crashOnNextJob) {
+      // An uncaught error and no answer, as a real fault would give: the pool must
+      // notice it and have the shard computed elsewhere.
+      setTimeout(() => { throw new Error('helper crashed on purpose (page test)'); });
+      return;
+    }
+    const bytes = runShard(data.bytes);
+    postMessage({ job, bytes }, [bytes.buffer]);
+  } catch (error) {
+    postMessage({ job, error: String(error?.message ?? error) });
+  }
+};
