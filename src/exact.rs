@@ -127,8 +127,139 @@ impl<'a> Enumeration<'a> {
     }
 
     fn log_partition(&self, beta: f32) -> f64 {
+        if let Some(walk) = ProductWalk::new(self, beta) {
+            return walk.log_partition(0..(1u32 << self.units));
+        }
         let mut sum = LogSumExp::default();
         self.for_each_state(beta, |_, log_weight, _| sum.add(log_weight));
+        sum.value()
+    }
+}
+
+/// `log Z` by a cheaper walk when every input is moderate: with `y_b = e^{x_b}`,
+/// `x_b = β (d_b + (sᵀK)_b)`, the sum of softplus terms is `ln Π_b (1 + y_b)`, and a
+/// step of the Gray-code walk multiplies each `y_b` by `e^{±β K_ab}` from a table. So a
+/// state costs one multiply for `y`, one add and one multiply for the product (kept
+/// as a mantissa and an exponent per lane) and a few integer operations, and one
+/// logarithm in all, where [`mathfn::softplus_sum`] spends an exponential, a division
+/// and a series per term (about four times the work: 2.4 s for 784 x 20 in Chromium).
+///
+/// Rounding: `y` drifts by about 1.2e-7 relative per step, so it is recomputed from the
+/// running input every [`Y_RESYNC_EVERY`] states, keeping each term within about 2e-6
+/// of its softplus. Used only when `|x_b| <= `[`PRODUCT_WALK_MAX_INPUT`] for every
+/// state (checked from the parameters), so that no `y` overflows or becomes subnormal;
+/// other models take the softplus walk. IEEE operations only: the same bits everywhere.
+struct ProductWalk<'a> {
+    e: &'a Enumeration<'a>,
+    beta: f32,
+    /// `e^{β K_ab}` and `e^{-β K_ab}`, each row padded to a multiple of [`LANES`] with 1.
+    up: Vec<f32>,
+    down: Vec<f32>,
+    width: usize,
+}
+
+const LANES: usize = 8;
+const Y_RESYNC_EVERY: u32 = 16;
+/// e^80 is about 5.5e34 and e^-80 about 1.8e-35: normal f32 numbers, with room.
+const PRODUCT_WALK_MAX_INPUT: f32 = 80.0;
+
+impl<'a> ProductWalk<'a> {
+    fn new(e: &'a Enumeration<'a>, beta: f32) -> Option<Self> {
+        // The largest |x_b| over all states: |d_b| plus every coupling's magnitude.
+        let mut bound = e.other_bias.iter().map(|d| d.abs()).collect::<Vec<f32>>();
+        for unit in 0..e.units {
+            for (b, &k) in bound.iter_mut().zip(e.row(unit)) {
+                *b += k.abs();
+            }
+        }
+        if !bound
+            .iter()
+            .all(|&b| beta * b <= PRODUCT_WALK_MAX_INPUT && b.is_finite())
+        {
+            return None;
+        }
+        let width = e.other.div_ceil(LANES) * LANES;
+        let mut up = vec![1.0f32; e.units * width];
+        let mut down = vec![1.0f32; e.units * width];
+        for unit in 0..e.units {
+            for (b, &k) in e.row(unit).iter().enumerate() {
+                up[unit * width + b] = mathfn::exp(beta * k);
+                down[unit * width + b] = mathfn::exp(-beta * k);
+            }
+        }
+        Some(ProductWalk {
+            e,
+            beta,
+            up,
+            down,
+            width,
+        })
+    }
+
+    /// `y_b = e^{β (d_b + input_b)}`, 0 in the padding (a factor 1 + 0 = 1 exactly).
+    fn refresh(&self, input: &[f32], y: &mut [f32]) {
+        for ((y, &x), &d) in y.iter_mut().zip(input).zip(self.e.other_bias) {
+            *y = mathfn::exp(self.beta * (d + x));
+        }
+    }
+
+    /// `ln Π_b (1 + y_b)`: eight lanes of products, each renormalised to [1, 2) after
+    /// every factor with its exponent counted apart, then combined in f64.
+    fn log_product(y: &[f32]) -> f64 {
+        let mut mantissa = [1.0f32; LANES];
+        let mut exponent = [0i32; LANES];
+        for chunk in y.chunks_exact(LANES) {
+            for l in 0..LANES {
+                let bits = (mantissa[l] * (1.0 + chunk[l])).to_bits();
+                exponent[l] += (bits >> 23) as i32 - 127;
+                mantissa[l] = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+            }
+        }
+        let mut product = 1.0f64;
+        let mut total_exponent = 0i32;
+        for l in 0..LANES {
+            product *= f64::from(mantissa[l]);
+            total_exponent += exponent[l];
+        }
+        libm::log(product) + f64::from(total_exponent) * core::f64::consts::LN_2
+    }
+
+    /// The log-sum-exp of the states at Gray-code positions `positions`.
+    fn log_partition(&self, positions: core::ops::Range<u32>) -> f64 {
+        let e = self.e;
+        let mut input = vec![0.0f32; e.other];
+        let mut y = vec![0.0f32; self.width];
+        let first = positions.start;
+        let mut state = first ^ (first >> 1);
+        let mut bias_term = e.resync(state, &mut input);
+        self.refresh(&input, &mut y);
+        let mut sum = LogSumExp::default();
+        for g in positions {
+            if g > first {
+                let unit = g.trailing_zeros() as usize;
+                state ^= 1 << unit;
+                let on = state & (1 << unit) != 0;
+                if g % RESYNC_EVERY == 0 {
+                    bias_term = e.resync(state, &mut input);
+                } else {
+                    let sign = if on { 1.0 } else { -1.0 };
+                    bias_term += sign * f64::from(e.bias[unit]);
+                    for (x, &k) in input.iter_mut().zip(e.row(unit)) {
+                        *x += sign as f32 * k;
+                    }
+                }
+                if g % Y_RESYNC_EVERY == 0 {
+                    self.refresh(&input, &mut y);
+                } else {
+                    let table = if on { &self.up } else { &self.down };
+                    let factors = &table[unit * self.width..(unit + 1) * self.width];
+                    for (y, &f) in y.iter_mut().zip(factors) {
+                        *y *= f;
+                    }
+                }
+            }
+            sum.add(f64::from(self.beta) * bias_term + Self::log_product(&y));
+        }
         sum.value()
     }
 }
@@ -344,4 +475,93 @@ pub fn model_expectations(rbm: &Rbm, beta: f32) -> Result<ModelExpectations> {
         visible,
         hidden,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng;
+
+    fn random_model(m: usize, n: usize, weight_scale: f32, seed: u64) -> Rbm {
+        let mut g = rng::seeded(seed);
+        let mut draw = |count: usize, scale: f32| -> Vec<f32> {
+            (0..count)
+                .map(|_| scale * (2.0 * rng::uniform(&mut g) - 1.0))
+                .collect()
+        };
+        let weights = draw(m * n, weight_scale);
+        let (b, c) = (draw(m, 6.0), draw(n, 1.0));
+        Rbm::from_parts(m, n, weights, b, c).unwrap()
+    }
+
+    fn by_softplus(rbm: &Rbm, beta: f32) -> f64 {
+        let e = Enumeration::smaller(rbm).unwrap();
+        let mut sum = LogSumExp::default();
+        e.for_each_state(beta, |_, log_weight, _| sum.add(log_weight));
+        sum.value()
+    }
+
+    /// `log Z` with every term in f64 through `libm`, states enumerated directly.
+    fn reference(rbm: &Rbm, beta: f32) -> f64 {
+        let (m, n) = (rbm.n_visible(), rbm.n_hidden());
+        let (w, b, c) = (rbm.weights(), rbm.visible_bias(), rbm.hidden_bias());
+        let beta = f64::from(beta);
+        let mut sum = LogSumExp::default();
+        for state in 0u32..1 << n {
+            let on = |j: usize| state & (1 << j) != 0;
+            let mut log_weight: f64 = (0..n)
+                .filter(|&j| on(j))
+                .map(|j| beta * f64::from(c[j]))
+                .sum();
+            for i in 0..m {
+                let x = beta
+                    * (f64::from(b[i])
+                        + (0..n)
+                            .filter(|&j| on(j))
+                            .map(|j| f64::from(w[i * n + j]))
+                            .sum::<f64>());
+                log_weight += x.max(0.0) + libm::log1p(libm::exp(-x.abs()));
+            }
+            sum.add(log_weight);
+        }
+        sum.value()
+    }
+
+    /// The product walk against an f64 reference on MNIST-sized models (784 x 12, so
+    /// 2^12 states cross the y resync often). Both walks share the f32 running inputs,
+    /// whose rounding (about 1.2e-7 relative of a state's log-weight: 1.7e-4 at scale
+    /// 1, for either walk) bounds them; the product walk adds at most about 2e-6 per
+    /// term on top, partly cancelling: allowed 2e-7 relative plus 1e-4. The softplus
+    /// walk, whose f32 lanes add 98 terms each, gets 1e-3 more (at β = 0 it is off by
+    /// 4.5e-4, where the product walk is exact: every factor is 2).
+    #[test]
+    fn the_product_walk_agrees_with_an_f64_reference() {
+        for (scale, seed, beta) in [(0.05, 1, 1.0), (1.0, 2, 1.0), (3.0, 3, 0.7), (0.5, 4, 0.0)] {
+            let rbm = random_model(784, 12, scale, seed);
+            let e = Enumeration::smaller(&rbm).unwrap();
+            let walk = ProductWalk::new(&e, beta).expect("moderate inputs");
+            let fast = walk.log_partition(0..1 << 12);
+            let (truth, softplus) = (reference(&rbm, beta), by_softplus(&rbm, beta));
+            let allowed = 2e-7 * truth.abs() + 1e-4;
+            assert!(
+                (fast - truth).abs() < allowed,
+                "scale {scale}: {fast} vs {truth}"
+            );
+            assert!(
+                (softplus - truth).abs() < allowed + 1e-3,
+                "scale {scale}: {softplus} vs {truth}"
+            );
+        }
+    }
+
+    /// Inputs beyond the bound take the softplus walk: the same answer, no overflow.
+    #[test]
+    fn large_inputs_take_the_softplus_walk() {
+        let rbm = random_model(50, 10, 30.0, 5);
+        let e = Enumeration::smaller(&rbm).unwrap();
+        assert!(ProductWalk::new(&e, 1.0).is_none());
+        let value = log_partition(&rbm, 1.0).unwrap();
+        assert!(value.is_finite());
+        assert_eq!(value.to_bits(), by_softplus(&rbm, 1.0).to_bits());
+    }
 }
