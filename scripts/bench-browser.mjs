@@ -1,5 +1,5 @@
-// The engine's figures inside headless Chromium (the real wasm build, one thread):
-// the same three as benches/engine.rs. Run by `./lab bench`.
+// The engine's figures inside headless Chromium (the real wasm build): the same three
+// as benches/engine.rs on one worker, the simd128 peak, and updates split over workers. Run by `./lab bench`.
 import { chromium } from 'playwright-core';
 import { startServer } from './serve.mjs';
 
@@ -45,7 +45,61 @@ try {
       if (!Number.isFinite(value)) throw new Error('log Z is not finite');
       logZ.push((performance.now() - t) / 1000);
     }
-    return { cd: median(cd), gibbs: median(gibbs), logZ: median(logZ) };
+    // The simd128 multiply-add peak (registers only) and the products' share of it.
+    engine.simdPeak(1e6);
+    const peak = median(Array.from({ length: 5 }, () => engine.simdPeak(2e7)));
+    return { cd: median(cd), gibbs: median(gibbs), logZ: median(logZ), peak };
+  });
+  // Workers: the engine's worker and helpers (www/helper.js) as the page runs them;
+  // the same updates with one worker and with two, medians of 3 blocks of updates.
+  const workers = await page.evaluate(async () => {
+    const engine = await import('/www/pkg/rbm_lab.js');
+    await engine.default();
+    const bytes = new Uint8Array(await (await fetch('/www/data/mnist.bin')).arrayBuffer());
+    const train = engine.Dataset.fromPacked(bytes, 'train');
+    const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    async function rate(config, count, updates) {
+      const trainer = new engine.Trainer({ n_hidden: 500, algorithm: 'cd', learning_rate: 0.05, momentum: 0.5,
+        weight_decay: 1e-4, seed: 1, ...config }, train);
+      trainer.setWorkers(count);
+      const helpers = Array.from({ length: trainer.workersInUse - 1 }, () => new Worker('/www/helper.js', { type: 'module' }));
+      const waiting = new Map();
+      let job = 0;
+      for (const helper of helpers) helper.onmessage = ({ data }) => waiting.get(data.job)(data.bytes);
+      const update = async () => {
+        trainer.beginUpdate();
+        const answers = trainer.shardRequests().map(({ shard, bytes }) => new Promise((resolve) => {
+          waiting.set(++job, resolve);
+          helpers[(shard - 1) % helpers.length].postMessage({ job, bytes }, [bytes.buffer]);
+        }));
+        if (trainer.trainFor(60000, 1).updates > 0) return;
+        for (const answer of await Promise.all(answers)) trainer.acceptShard(answer);
+        trainer.trainFor(60000, 1);
+      };
+      for (let i = 0; i < Math.max(3, updates / 2); i++) await update();
+      const rates = [];
+      for (let r = 0; r < 3; r++) {
+        const t = performance.now();
+        for (let i = 0; i < updates; i++) await update();
+        rates.push((updates * 1000) / (performance.now() - t));
+      }
+      const used = trainer.workersInUse;
+      helpers.forEach((h) => h.terminate());
+      trainer.free();
+      return { rate: median(rates), used };
+    }
+    const cases = [
+      ['CD-1, batch 100', { k: 1, batch_size: 100 }, 40],
+      ['CD-1, batch 500', { k: 1, batch_size: 500 }, 10],
+      ['CD-10, batch 100', { k: 10, batch_size: 100 }, 10],
+    ];
+    const out = [];
+    for (const [name, config, updates] of cases) {
+      const one = await rate(config, 1, updates);
+      const two = await rate(config, 2, updates);
+      out.push({ name, one: one.rate, two: two.rate, used: two.used });
+    }
+    return out;
   });
   // The page itself: from navigation to the first chains' picture on screen (the samples
   // canvas takes its size with the first frame), each time in a fresh context (no cache).
@@ -60,11 +114,21 @@ try {
   }
   firstSample.sort((a, b) => a - b);
   const row = (name, value) => console.log(`| ${name.padEnd(41)} | ${value.padEnd(15)} |`);
-  row('engine (Chromium, wasm simd128, 1 thread)', 'figure');
+  row('engine (Chromium, wasm simd128)', 'figure');
   console.log(`|${'-'.repeat(43)}|${'-'.repeat(17)}|`);
   row('CD-1 784x500, batch 100: updates/s', `${figures.cd.toFixed(1)} (${Math.round(figures.cd * 100)} samples/s)`);
   row('Gibbs 784x500, 100 chains: steps/s', figures.gibbs.toFixed(1));
   row('exact log Z, 784x20 (2^20 states): s', figures.logZ.toFixed(2));
+  row('simd128 multiply-add peak: GFLOP/s', figures.peak.toFixed(1));
+  // CD-1 counted as 10 m n flops per example (the issue's measure): five products.
+  const cdFlops = (figures.cd * 10 * 784 * 500 * 100) / 1e9;
+  row('CD-1 at 10 m n flops/example: GFLOP/s', `${cdFlops.toFixed(1)} (${Math.round((100 * cdFlops) / figures.peak)} % of peak)`);
+  const gibbsFlops = (figures.gibbs * 4 * 784 * 500 * 100) / 1e9;
+  row('Gibbs at 4 m n flops/chain: GFLOP/s', `${gibbsFlops.toFixed(1)} (${Math.round((100 * gibbsFlops) / figures.peak)} % of peak)`);
+  for (const w of workers) {
+    row(`${w.name}: updates/s, 1 and 2 workers`,
+      `${w.one.toFixed(1)}, ${w.two.toFixed(1)} (${(w.two / w.one).toFixed(2)}x, ${w.used} used)`);
+  }
   row('page load to first sample on screen: ms', `${Math.round(firstSample[1])} (${Math.round(firstSample[0])} to ${Math.round(firstSample[2])})`);
 } finally {
   await browser.close();

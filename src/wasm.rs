@@ -177,6 +177,31 @@ fn side(value: f64) -> Result<u64, JsError> {
 }
 
 /// A set of binary images.
+/// The browser's simd128 multiply-add peak on this machine, for the benchmark: as many
+/// `f32x4` multiplies and adds as the processor issues when nothing waits on memory or
+/// on each other's results: 6 chains of multiplies and 6 of adds (enough to cover
+/// their latency; 14 live vectors, so that none is spilled from x86's 16 registers),
+/// `iterations` times. Returns GFLOP/s, each lane of a multiply or an add one flop, as
+/// the products count theirs (a multiply and an add per term).
+#[wasm_bindgen(js_name = simdPeak)]
+pub fn simd_peak(iterations: f64) -> Result<f64, JsError> {
+    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128};
+    let iterations = count_in("iterations", iterations, 1, 1 << 30)?;
+    let (scale, shift) = (f32x4_splat(0.999_999), f32x4_splat(1e-6));
+    let mut products: [v128; 6] = core::array::from_fn(|i| f32x4_splat(1.0 + i as f32));
+    let mut sums: [v128; 6] = core::array::from_fn(|i| f32x4_splat(i as f32));
+    let started = now_ms();
+    for _ in 0..iterations {
+        for (p, s) in products.iter_mut().zip(sums.iter_mut()) {
+            *p = f32x4_mul(*p, scale);
+            *s = f32x4_add(*s, shift);
+        }
+    }
+    let elapsed = now_ms() - started;
+    core::hint::black_box((products, sums));
+    Ok(iterations as f64 * 12.0 * 4.0 / (elapsed * 1e6))
+}
+
 /// A helper worker's whole job: one shard of a split update, from the bytes of its task
 /// (`Trainer.shardRequests`) to the bytes of its result (`Trainer.acceptShard`).
 #[wasm_bindgen(js_name = runShard)]
