@@ -751,10 +751,15 @@ function recordChains(frame) {
 
 // ---- drawing, once per display frame ----------------------------------------------------
 
+/** The last update's stats, shown on while training between frames that carry none. */
+let lastStats = null;
+
 function describe(frame) {
   const perEpoch = frame.stepsPerEpoch || 1;
   const parts = [`step ${frame.stepsDone}`, `epoch ${(frame.stepsDone / perEpoch).toFixed(2)} of ${frame.epochs}`];
-  const s = frame.stats;
+  if (frame.stats) lastStats = frame.stats;
+  else if (frame.status !== 'training' && frame.status !== 'finishing') lastStats = null;
+  const s = frame.stats ?? lastStats;
   if (s) {
     parts.push(`reconstruction error ${s.reconstruction_error.toFixed(4)}`);
     if (s.samples_per_second) {
