@@ -210,7 +210,7 @@ fn slices_snapshots_and_jobs_work_through_the_boundary() {
     // A zero budget finishes one piece per call: the run is the same as whole updates.
     let mut calls = 0;
     while sliced.steps_done() < 30.0 {
-        sliced.train_for(0.0, 1.0).unwrap();
+        sliced.train_for(0.0, 1.0, None).unwrap();
         calls += 1;
     }
     assert!(calls > 30, "{calls}");
