@@ -2,6 +2,7 @@
 // as benches/engine.rs on one worker, the simd128 peak, and updates split over workers. Run by `./lab bench`.
 import { chromium } from 'playwright-core';
 import { startServer } from './serve.mjs';
+import { tfjsCd1 } from './bench-tfjs.mjs';
 
 const server = await startServer(0);
 const origin = `http://127.0.0.1:${server.address().port}`;
@@ -101,6 +102,10 @@ try {
     }
     return out;
   });
+  // TensorFlow.js doing the same CD-1 in the same browser (see bench-tfjs.mjs).
+  const root = new URL('..', import.meta.url).pathname;
+  const tfWasm = await tfjsCd1(browser, root, 'wasm');
+  const tfCpu = await tfjsCd1(browser, root, 'cpu', { updates: 3, blocks: 3 });
   // The page itself: from navigation to the first chains' picture on screen (the samples
   // canvas takes its size with the first frame), each time in a fresh context (no cache).
   const firstSample = [];
@@ -125,6 +130,9 @@ try {
   row('CD-1 at 10 m n flops/example: GFLOP/s', `${cdFlops.toFixed(1)} (${Math.round((100 * cdFlops) / figures.peak)} % of peak)`);
   const gibbsFlops = (figures.gibbs * 4 * 784 * 500 * 100) / 1e9;
   row('Gibbs at 4 m n flops/chain: GFLOP/s', `${gibbsFlops.toFixed(1)} (${Math.round((100 * gibbsFlops) / figures.peak)} % of peak)`);
+  for (const [name, tf] of [['TF.js 4.22 wasm backend (SIMD, 1 thread)', tfWasm], ['TF.js 4.22 CPU backend (JavaScript)', tfCpu]]) {
+    row(`${name}: CD-1 updates/s`, `${tf.rate.toFixed(1)} (${tf.low.toFixed(1)} to ${tf.high.toFixed(1)}; engine ${(figures.cd / tf.rate).toFixed(1)}x)`);
+  }
   for (const w of workers) {
     row(`${w.name}: updates/s, 1 and 2 workers`,
       `${w.one.toFixed(1)}, ${w.two.toFixed(1)} (${(w.two / w.one).toFixed(2)}x, ${w.used} used)`);
