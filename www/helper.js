@@ -7,6 +7,9 @@
 import init, { runShard } from './pkg/rbm_lab.js';
 
 const ready = init();
+// A failed load is reported with the next job (as an error answer), not as an
+// unhandled rejection.
+ready.catch(() => {});
 let crashOnNextJob = false;
 
 onmessage = async ({ data }) => {

@@ -1,39 +1,59 @@
 // The engine worker's helpers: one module worker per extra core, each computing shards
 // of split updates (www/helper.js, src/shard.rs). The pool hands shards out, passes
 // answers back, and notices a helper that fails (an error event, an error answer, or
-// no answer in time): the helper is replaced and its shard is reported lost, so the
-// engine computes it itself. Answers to work that was cancelled are dropped.
+// no answer in time): its shard is reported lost, so the engine computes it itself,
+// and the helper is replaced. After MAX_FAILURES failures with no good answer between
+// them (a helper script that no longer loads, say) the pool gives up: it stops every
+// helper and the engine computes every share from then on (the same bits, one core).
+// Answers to work that was cancelled are dropped.
 
 /** A helper that has not answered in this long (plus 20 times the expected time) is presumed dead. */
 const GRACE_MS = 5000;
+/** Failures in a row after which the helpers are given up. */
+const MAX_FAILURES = 3;
 
 export class HelperPool {
   /**
-   * `onAnswer(bytes)` gets each answer; `onLost(shard, why)` each shard a helper failed
-   * to compute.
+   * `onAnswer(bytes, shard)` gets each answer; `onLost(shard, why)` each shard a helper
+   * failed to compute; `onGiveUp(why)` is called once if the helpers are given up.
    */
-  constructor(onAnswer, onLost) {
+  constructor(onAnswer, onLost, onGiveUp) {
     this.onAnswer = onAnswer;
     this.onLost = onLost;
+    this.onGiveUp = onGiveUp;
     this.helpers = [];
+    this.wanted = 0;
     this.nextJob = 1;
     /** job -> {helper, shard, timer} */
     this.jobs = new Map();
-    this.replaced = 0;
+    this.failures = 0;
+    /** Why the helpers were given up, or null. */
+    this.unavailable = typeof Worker === 'undefined' ? 'this browser cannot start workers from a worker' : null;
   }
 
   get size() {
     return this.helpers.length;
   }
 
-  /** Keeps `count` helpers (0 for none). */
+  /** Keeps `count` helpers (0 for none; none at all once given up). */
   resize(count) {
+    this.wanted = count;
     while (this.helpers.length > count) this.retire(this.helpers.pop());
-    while (this.helpers.length < count) this.helpers.push(this.spawn());
+    while (!this.unavailable && this.helpers.length < count) {
+      const helper = this.spawn();
+      if (!helper) break;
+      this.helpers.push(helper);
+    }
   }
 
   spawn() {
-    const worker = new Worker(new URL('./helper.js', import.meta.url), { type: 'module' });
+    let worker;
+    try {
+      worker = new Worker(new URL('./helper.js', import.meta.url), { type: 'module' });
+    } catch (error) {
+      this.giveUp(`a helper could not be started (${error?.message ?? error})`);
+      return null;
+    }
     const helper = { worker };
     worker.onmessage = ({ data }) => this.answered(helper, data);
     worker.onerror = (event) => {
@@ -44,13 +64,14 @@ export class HelperPool {
     return helper;
   }
 
-  retire(helper) {
+  /** Stops `helper`; its jobs are reported lost. */
+  retire(helper, why = 'its helper was stopped') {
     helper.worker.terminate();
     for (const [job, entry] of this.jobs) {
       if (entry.helper === helper) {
         clearTimeout(entry.timer);
         this.jobs.delete(job);
-        this.onLost(entry.shard, 'its helper was stopped');
+        this.onLost(entry.shard, why);
       }
     }
   }
@@ -59,7 +80,7 @@ export class HelperPool {
   dispatch(requests, expectedMs) {
     for (const { shard, bytes } of requests) {
       if (this.helpers.length === 0) {
-        this.onLost(shard, 'no helper is running');
+        this.onLost(shard, this.unavailable ?? 'no helper is running');
         continue;
       }
       const helper = this.helpers[(shard - 1) % this.helpers.length];
@@ -82,29 +103,34 @@ export class HelperPool {
     clearTimeout(entry.timer);
     this.jobs.delete(job);
     if (error) {
-      this.failed(helper, error, entry.shard);
+      this.onLost(entry.shard, error);
+      this.failed(helper, error);
       return;
     }
-    this.onAnswer(bytes);
+    this.failures = 0;
+    this.onAnswer(bytes, entry.shard);
   }
 
-  /** Replaces `helper` and reports its shards lost (`alsoShard`: one already taken off the list). */
-  failed(helper, why, alsoShard = null) {
+  /** Replaces `helper` (or gives up after MAX_FAILURES in a row); its jobs are lost. */
+  failed(helper, why) {
     const at = this.helpers.indexOf(helper);
     if (at < 0) return;
-    this.replaced += 1;
-    const lost = [];
-    if (alsoShard !== null) lost.push(alsoShard);
-    for (const [job, entry] of this.jobs) {
-      if (entry.helper === helper) {
-        clearTimeout(entry.timer);
-        this.jobs.delete(job);
-        lost.push(entry.shard);
-      }
+    this.failures += 1;
+    this.helpers.splice(at, 1);
+    this.retire(helper, why);
+    if (this.failures >= MAX_FAILURES) {
+      this.giveUp(`helpers failed ${this.failures} times in a row; the last: ${why}`);
+      return;
     }
-    helper.worker.terminate();
-    this.helpers[at] = this.spawn();
-    for (const shard of lost) this.onLost(shard, why);
+    const replacement = this.spawn();
+    if (replacement) this.helpers.splice(at, 0, replacement);
+  }
+
+  giveUp(why) {
+    if (this.unavailable) return;
+    this.unavailable = why;
+    for (const helper of this.helpers.splice(0)) this.retire(helper, why);
+    this.onGiveUp?.(why);
   }
 
   /** Asks every helper to crash on its next job (page tests of the recovery). */

@@ -226,9 +226,14 @@ function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
 // helpers' answers, which wake the loop. A helper that fails is replaced and its shard
 // computed here. Updates finished synchronously (Pause, Step, a change of settings)
 // compute every shard here.
-const pool = new HelperPool(onShardAnswer, onShardLost);
+const pool = new HelperPool(onShardAnswer, onShardLost, (why) => {
+  postMessage({ status: 'note', message: `The helper workers were stopped (${why}): this worker computes every share of each update now. The run's numbers do not change; reload the page to try helpers again.` });
+});
 
-/** Gives the trainer the workers setting and keeps one helper per extra worker in use. */
+/**
+ * Gives the trainer the workers setting and keeps one helper per extra worker in use.
+ * Never throws: without helpers this worker computes every shard (the same bits).
+ */
 function applyWorkers() {
   pool.cancel();
   lab.waiting = false;
@@ -236,36 +241,50 @@ function applyWorkers() {
   pool.resize(lab.trainer.workersInUse - 1);
 }
 
-function onShardAnswer(bytes) {
+/** Finishes the update in progress here, every shard included; helpers' work on it is dropped. */
+function finishHere() {
+  const slice = lab.trainer.trainFor(60000, 1, true);
+  pool.cancel();
+  lab.waiting = false;
+  return slice;
+}
+
+function onShardAnswer(bytes, shard) {
   if (!lab || poisoned) return;
+  let used;
   try {
-    lab.trainer.acceptShard(bytes);
+    used = lab.trainer.acceptShard(bytes);
   } catch (error) {
     if (isFatal(error)) {
       reportError(error);
       return;
     }
     // A damaged answer: the shard is computed here instead.
-    onShardLost(null, String(error?.message ?? error));
+    onShardLost(shard, String(error?.message ?? error));
     return;
   }
-  wake();
+  if (used) wake();
 }
 
 function onShardLost(shard, why) {
   if (!lab || poisoned || !lab.trainer.updateInProgress) return;
+  const ms = lab.updateMs / Math.max(1, lab.trainer.workersInUse);
+  if (ms > 1000) announceBusy('computing a helper\'s share of the update', ms);
   try {
-    if (shard === null) {
-      if (lab.trainer.trainFor(60000, 1, true).updates > 0) modelChanged();
-    } else {
-      lab.trainer.computeShard(shard);
-    }
+    lab.trainer.computeShard(shard);
   } catch (error) {
     reportError(error);
     return;
   }
-  postMessage({ status: 'note', message: `A helper worker failed (${why}); it was replaced, and its share of the update computed here.` });
+  if (!pool.unavailable) {
+    postMessage({ status: 'note', message: `A helper worker failed (${why}); it was replaced, and its share of the update computed here.` });
+  }
   wake();
+}
+
+/** Whether the run is due to be saved: the split training loop then stops between updates. */
+function autosaveDue() {
+  return lab.valuable && lab.dirty && !storageBroken && performance.now() - lab.lastSaved > AUTOSAVE_EVERY_MS;
 }
 
 /** Runs the loop now: the update it waited for can go on. */
@@ -285,12 +304,15 @@ function wake() {
  */
 function trainForWithHelpers(budgetMs, allowed) {
   if (lab.trainer.workersInUse < 2 || pool.size === 0) return lab.trainer.trainFor(budgetMs, allowed, true);
+  // The helpers' answers arrive between slices, so a slice that ends with an update
+  // waiting must not be the rule: autosave (which needs no update in progress) would
+  // never find its moment. A due save ends the slice between two updates.
   const started = performance.now();
   const total = { updates: 0, last: null, in_progress: false, waiting: false, wall_time_ms: 0 };
   let errorSum = 0;
   for (;;) {
     if (!lab.trainer.updateInProgress) {
-      if (total.updates >= allowed) break;
+      if (total.updates >= allowed || (total.updates > 0 && autosaveDue())) break;
       lab.trainer.beginUpdate();
       pool.dispatch(lab.trainer.shardRequests(), lab.updateMs / lab.trainer.workersInUse);
     }
@@ -570,8 +592,7 @@ function finishPendingUpdate() {
   if (!lab.trainer.updateInProgress) return;
   const ms = updateCost(trainingSettings(lab.settings), lab.m).update / FLOPS_PER_MS;
   if (ms > 500) announceBusy('finishing the current update', ms);
-  if (lab.trainer.trainFor(60000, 1, true).updates > 0) modelChanged();
-  lab.waiting = false;
+  if (finishHere().updates > 0) modelChanged();
   finishing = false;
 }
 
@@ -693,14 +714,12 @@ function stepsToNextPoint() {
 }
 
 /**
- * Examples per second. Unsplit, over the slice's own time; split, the slices leave out
- * the waits for the helpers, so over the wall time of the last second or so instead.
+ * Examples per second over the wall time of the last second or two, whatever else the
+ * worker did meanwhile (the chains, the curves, waiting for helpers): so one worker and
+ * several compare as they really run.
  */
 function trainingRate(slice) {
   const batch = lab.settings.batch_size;
-  if (lab.trainer.workersInUse < 2) {
-    return slice.wall_time_ms > 0 ? (slice.updates * batch * 1000) / slice.wall_time_ms : null;
-  }
   const now = performance.now();
   const clock = lab.rateClock;
   if (!clock || now - clock.since > 2000) {
@@ -731,7 +750,8 @@ function trainSlice() {
     step: stepsDone(),
     updates: slice.updates,
     samples_per_second: trainingRate(slice),
-    workers: lab.trainer.workersInUse,
+    // Shards computed by helpers: none left when they were given up.
+    workers: pool.size > 0 ? lab.trainer.workersInUse : 1,
   };
   pushCurve(lab.curves.recon, [stats.step, stats.reconstruction_error]);
   return stats;
@@ -937,8 +957,7 @@ const HANDLERS = {
     if (lab.trainer.updateInProgress) {
       const { update } = updateCost(trainingSettings(lab.settings), lab.m);
       if (update / FLOPS_PER_MS <= FINISH_NOW_MS) {
-        const slice = lab.trainer.trainFor(60000, 1, true);
-        lab.waiting = false;
+        const slice = finishHere();
         if (slice.updates > 0) modelChanged();
       } else {
         finishing = true;
@@ -955,8 +974,7 @@ const HANDLERS = {
     finishing = false;
     const ms = updateCost(trainingSettings(lab.settings), lab.m).update / FLOPS_PER_MS;
     if (ms > 500) announceBusy('one update', ms);
-    const slice = lab.trainer.trainFor(60000, 1, true);
-    lab.waiting = false;
+    const slice = finishHere();
     lab.valuable = true;
     modelChanged();
     stepChains(1);

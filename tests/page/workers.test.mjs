@@ -73,3 +73,15 @@ test('two workers give the same bits with helpers, in one worker, after a helper
   const native = JSON.parse(await readFile(out, 'utf8'));
   assert.deepEqual(native.weights, helped.weights, 'the command line with --workers 2 differs from the page');
 });
+
+test('a split run autosaves while it trains', async () => {
+  // CD-10 at 784 x 500 splits over two workers; the run saves about every 5 s.
+  await withLab({ hash: '#data=mnist&hidden=500&algo=cd&k=10&batch=100&epochs=50&seed=3&workers=2' }, async ({ page }) => {
+    await waitForStatus(page, ['Ready']);
+    await page.click('#train');
+    await page.waitForFunction(() => /on 2 workers/.test(document.getElementById('status').textContent), null, { timeout: 30000 });
+    await page.waitForFunction(() => /Saved in this browser/.test(document.getElementById('autosave-status').textContent),
+      null, { timeout: 30000 });
+    assert.match(await page.textContent('#status'), /^Training\./);
+  });
+});
