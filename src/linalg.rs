@@ -136,7 +136,7 @@ pub fn gemm(
     c: &mut [f32],
     accumulate: bool,
 ) {
-    gemm_with(m, k, n, a, b, None, c, accumulate);
+    gemm_packed(m, k, n, a, b, None, c, accumulate);
 }
 
 /// B's k x 8 column panels as the portable kernel reads them: panel q holds
@@ -172,20 +172,6 @@ pub fn gemm_packed(
             "gemm: panels of another operand"
         );
     }
-    gemm_with(m, k, n, a, b, panels, c, accumulate);
-}
-
-#[allow(clippy::too_many_arguments)]
-fn gemm_with(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: Strided<'_>,
-    b: &[f32],
-    panels: Option<&[f32]>,
-    c: &mut [f32],
-    accumulate: bool,
-) {
     assert!(
         b.len() >= k * n && c.len() >= m * n,
         "gemm: operand too small"
