@@ -54,12 +54,56 @@ impl Matrix {
         self.data.resize(rows * self.cols, 0.0);
     }
 
+    /// Rows `start..end` as a new matrix.
+    pub fn rows_between(&self, start: usize, end: usize) -> Matrix {
+        Matrix {
+            rows: end - start,
+            cols: self.cols,
+            data: self.data[start * self.cols..end * self.cols].to_vec(),
+        }
+    }
+
+    /// Each column's sum, adding the rows in order.
+    pub fn column_sums(&self) -> Vec<f32> {
+        let mut sums = vec![0.0f32; self.cols];
+        for r in 0..self.rows {
+            for (s, &x) in sums.iter_mut().zip(self.row(r)) {
+                *s += x;
+            }
+        }
+        sums
+    }
+
     /// The transpose, as a new matrix.
     pub fn transposed(&self) -> Matrix {
         let mut out = Matrix::zeros(self.cols, self.rows);
         transpose_into(self.rows, self.cols, &self.data, &mut out.data);
         out
     }
+}
+
+/// `out (a.cols x b.cols) <- aᵀ b`: the sum over rows r of `a_r b_rᵀ`, as in the
+/// gradient's `Σ v p(h | v)ᵀ` over a minibatch or a set of chains.
+pub fn transpose_product(a: &Matrix, b: &Matrix, out: &mut [f32]) {
+    let (m, n) = (a.cols, b.cols);
+    gemm(
+        m,
+        a.rows,
+        n,
+        Strided::transpose_of(&a.data, m),
+        &b.data,
+        out,
+        false,
+    );
+}
+
+/// `Σ (a - b)²` over all elements, in f64.
+pub fn squared_difference(a: &Matrix, b: &Matrix) -> f64 {
+    a.data
+        .iter()
+        .zip(&b.data)
+        .map(|(&x, &y)| f64::from(x - y) * f64::from(x - y))
+        .sum()
 }
 
 /// `dst (cols x rows) <- src (rows x cols)ᵀ`, both row-major.

@@ -20,7 +20,7 @@
 //! 1.57 MB each way.
 
 use crate::error::{RbmError, Result};
-use crate::linalg::{gemm, Matrix, Strided};
+use crate::linalg::{squared_difference, transpose_product, Matrix};
 use crate::model::{GibbsChains, Rbm};
 use crate::rng::{self, Rng};
 use crate::snapshot::{self, bad};
@@ -212,15 +212,7 @@ impl ShardJob {
                     .positive_hidden
                     .as_ref()
                     .ok_or_else(|| bad("no data term"))?;
-                gemm(
-                    m,
-                    rows,
-                    n,
-                    Strided::transpose_of(self.task.visible.as_slice(), m),
-                    hidden.as_slice(),
-                    &mut self.gradient,
-                    false,
-                );
+                transpose_product(&self.task.visible, hidden, &mut self.gradient);
                 Stage::Reconstruction
             }
             Stage::Reconstruction => {
@@ -242,11 +234,12 @@ impl ShardJob {
                 }
             }
             Stage::Negative => {
-                let chains = match self.other_chains.as_mut() {
-                    Some(chains) => chains,
-                    None => &mut self.chain,
-                };
-                chains.run(model, 1, 1.0, &mut self.rng);
+                self.other_chains.as_mut().unwrap_or(&mut self.chain).run(
+                    model,
+                    1,
+                    1.0,
+                    &mut self.rng,
+                );
                 self.remaining -= 1;
                 if self.remaining > 0 {
                     Stage::Negative
@@ -255,19 +248,15 @@ impl ShardJob {
                 }
             }
             Stage::NegativeHidden => {
-                self.negative_chains().refresh_hidden_prob(model, 1.0);
+                self.other_chains
+                    .as_mut()
+                    .unwrap_or(&mut self.chain)
+                    .refresh_hidden_prob(model, 1.0);
                 Stage::Statistics
             }
             Stage::Statistics => return self.statistics(m, n).map(Some),
         };
         Ok(None)
-    }
-
-    fn negative_chains(&mut self) -> &mut GibbsChains {
-        match self.other_chains.as_mut() {
-            Some(chains) => chains,
-            None => &mut self.chain,
-        }
     }
 
     fn statistics(&mut self, m: usize, n: usize) -> Result<ShardResult> {
@@ -279,20 +268,9 @@ impl ShardJob {
             1.0 / self.task.batch_total as f32,
             1.0 / self.task.chains_total as f32,
         );
-        let negative = match self.other_chains.as_ref() {
-            Some(chains) => chains,
-            None => &self.chain,
-        };
+        let negative = self.other_chains.as_ref().unwrap_or(&self.chain);
         let mut model_term = vec![0.0f32; m * n];
-        gemm(
-            m,
-            negative.len(),
-            n,
-            Strided::transpose_of(negative.visible.as_slice(), m),
-            negative.hidden_prob.as_slice(),
-            &mut model_term,
-            false,
-        );
+        transpose_product(&negative.visible, &negative.hidden_prob, &mut model_term);
         let mut gradient = core::mem::take(&mut self.gradient);
         for (g, &q) in gradient.iter_mut().zip(&model_term) {
             *g = *g * batch_scale - q * chain_scale;
@@ -301,10 +279,10 @@ impl ShardJob {
             update: self.task.update,
             index: self.task.index,
             gradient,
-            positive_visible: column_sums(&self.task.visible),
-            positive_hidden: column_sums(&positive_hidden),
-            negative_visible: column_sums(&negative.visible),
-            negative_hidden: column_sums(&negative.hidden_prob),
+            positive_visible: self.task.visible.column_sums(),
+            positive_hidden: positive_hidden.column_sums(),
+            negative_visible: negative.visible.column_sums(),
+            negative_hidden: negative.hidden_prob.column_sums(),
             squared_error: self.squared_error,
             persistent: match self.task.algorithm {
                 Algorithm::Pcd => Some(negative.visible.clone()),
@@ -312,26 +290,6 @@ impl ShardJob {
             },
         })
     }
-}
-
-/// Each column's sum, adding the rows in order.
-pub(crate) fn column_sums(matrix: &Matrix) -> Vec<f32> {
-    let mut sums = vec![0.0f32; matrix.cols()];
-    for r in 0..matrix.rows() {
-        for (s, &x) in sums.iter_mut().zip(matrix.row(r)) {
-            *s += x;
-        }
-    }
-    sums
-}
-
-/// `Σ (a - b)²` in f64.
-pub(crate) fn squared_difference(a: &Matrix, b: &Matrix) -> f64 {
-    a.as_slice()
-        .iter()
-        .zip(b.as_slice())
-        .map(|(&x, &y)| f64::from(x - y) * f64::from(x - y))
-        .sum()
 }
 
 fn algorithm_code(algorithm: Algorithm) -> u32 {

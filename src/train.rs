@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{RbmError, Result};
 use crate::exact;
-use crate::linalg::{gemm, Matrix, Strided};
+use crate::linalg::{squared_difference, transpose_product, Matrix};
 use crate::model::{GibbsChains, Rbm};
 use crate::rng::{self, Rng};
 use crate::shard::{self, ShardJob, ShardResult, ShardTask};
@@ -536,16 +536,6 @@ impl Trainer {
             .collect()
     }
 
-    /// Shards of the update in progress whose results are still missing (shard 0's own
-    /// work included while it runs).
-    pub fn missing_shards(&self) -> Vec<usize> {
-        self.sharded.as_ref().map_or_else(Vec::new, |sharded| {
-            (0..sharded.tasks.len())
-                .filter(|&i| sharded.results[i].is_none())
-                .collect()
-        })
-    }
-
     /// Takes a shard's result from another worker. `Ok(false)`: it belongs to an update
     /// that is no longer in progress (a late answer), or arrived twice; an error: it
     /// does not fit its task.
@@ -591,21 +581,20 @@ impl Trainer {
     /// the model and optimiser state are left as they were and an error is returned.
     /// Every shard of a split update is computed here.
     pub fn step(&mut self, now_ms: &dyn Fn() -> f64) -> Result<StepStats> {
-        let elsewhere = core::mem::replace(&mut self.shards_elsewhere, false);
-        let result = loop {
-            match self.advance(now_ms, &|| false) {
-                Ok(Some(stats)) => break Ok(stats),
-                Ok(None) => {}
-                Err(error) => break Err(error),
+        self.with_every_shard_here(|trainer| loop {
+            if let Some(stats) = trainer.advance(now_ms, &|| false)? {
+                return Ok(stats);
             }
-        };
-        self.shards_elsewhere = elsewhere;
-        result
+        })
     }
 
-    /// Whether other workers compute shards 1 and up (see [`Trainer::set_shards`]).
-    pub fn set_shards_elsewhere(&mut self, elsewhere: bool) {
+    /// Runs `work` with every shard of a split update computed here, even where other
+    /// workers usually compute shards 1 and up (see [`Trainer::set_shards`]).
+    pub fn with_every_shard_here<R>(&mut self, work: impl FnOnce(&mut Trainer) -> R) -> R {
+        let elsewhere = core::mem::replace(&mut self.shards_elsewhere, false);
+        let result = work(self);
         self.shards_elsewhere = elsewhere;
+        result
     }
 
     /// True when the split update in progress waits only for other workers' results.
@@ -695,19 +684,12 @@ impl Trainer {
         let c = self.config.get();
         let (shards, batch, chains) = (self.shards_in_use(), c.batch_size, c.negative_chains());
         let update = self.steps_done.saturating_add(1);
-        let rows_of = |matrix: &Matrix, (start, end): (usize, usize)| {
-            Matrix::from_vec(
-                end - start,
-                matrix.cols(),
-                matrix.as_slice()[start * matrix.cols()..end * matrix.cols()].to_vec(),
-            )
-            .ok_or_else(|| RbmError::Shape("a shard's rows".into()))
-        };
         let mut tasks = Vec::with_capacity(shards);
         for index in 0..shards {
-            let persistent = match &self.persistent {
-                Some(p) => Some(rows_of(&p.visible, shard::share(chains, shards, index))?),
-                None => None,
+            // Shard `index`'s part of `total` rows of `matrix`.
+            let part = |matrix: &Matrix, total: usize| {
+                let (start, end) = shard::share(total, shards, index);
+                matrix.rows_between(start, end)
             };
             tasks.push(ShardTask {
                 update,
@@ -717,11 +699,8 @@ impl Trainer {
                 batch_total: batch,
                 chains_total: chains,
                 seed: rng::stream_seed(c.seed, update, index as u64),
-                visible: rows_of(
-                    &self.batch_chain.visible,
-                    shard::share(batch, shards, index),
-                )?,
-                persistent,
+                visible: part(&self.batch_chain.visible, batch),
+                persistent: self.persistent.as_ref().map(|p| part(&p.visible, chains)),
             });
         }
         let own = ShardJob::new(&self.model, tasks[0].clone())?;
@@ -829,7 +808,7 @@ impl Trainer {
     fn run_piece(&mut self, now_ms: &dyn Fn() -> f64) -> Result<Option<StepStats>> {
         let missing = || RbmError::Data("no update in progress".into());
         let c = self.config.get();
-        let (m, n, batch) = (self.model.n_visible(), self.model.n_hidden(), c.batch_size);
+        let batch = c.batch_size;
         let (algorithm, k) = (c.algorithm, c.k);
         let pending = self.pending.as_mut().ok_or_else(missing)?;
         let chain = &mut self.batch_chain;
@@ -842,15 +821,7 @@ impl Trainer {
             }
             Stage::DataTerm => {
                 let hidden = pending.positive_hidden.as_ref().ok_or_else(missing)?;
-                gemm(
-                    m,
-                    batch,
-                    n,
-                    Strided::transpose_of(pending.positive_visible.as_slice(), m),
-                    hidden.as_slice(),
-                    &mut self.grad_w,
-                    false,
-                );
+                transpose_product(&pending.positive_visible, hidden, &mut self.grad_w);
                 Stage::Reconstruction
             }
             Stage::Reconstruction => {
@@ -1364,24 +1335,11 @@ pub fn centre_gradient(
 /// The chains' summed visible-hidden products into `out`, their mean visible states and
 /// hidden probabilities, and the scale (1 / chains) that turns the sums into means.
 fn chain_statistics(chains: &GibbsChains, out: &mut [f32]) -> (Vec<f32>, Vec<f32>, f32) {
-    let (count, m, n) = (
-        chains.len(),
-        chains.visible.cols(),
-        chains.hidden_prob.cols(),
-    );
-    gemm(
-        m,
-        count,
-        n,
-        Strided::transpose_of(chains.visible.as_slice(), m),
-        chains.hidden_prob.as_slice(),
-        out,
-        false,
-    );
+    transpose_product(&chains.visible, &chains.hidden_prob, out);
     (
         column_means(&chains.visible),
         column_means(&chains.hidden_prob),
-        1.0 / count as f32,
+        1.0 / chains.len() as f32,
     )
 }
 
@@ -1403,10 +1361,7 @@ fn within_limit(parameter: f32, delta: f32) -> bool {
 }
 
 fn column_means(matrix: &Matrix) -> Vec<f32> {
-    let mut sums = vec![0.0f32; matrix.cols()];
-    for r in 0..matrix.rows() {
-        add_into(&mut sums, matrix.row(r));
-    }
+    let mut sums = matrix.column_sums();
     let scale = 1.0 / matrix.rows() as f32;
     sums.iter_mut().for_each(|s| *s *= scale);
     sums
@@ -1435,11 +1390,5 @@ fn norm(values: &[f32]) -> f64 {
 }
 
 fn mean_squared_difference(a: &Matrix, b: &Matrix) -> f64 {
-    let total: f64 = a
-        .as_slice()
-        .iter()
-        .zip(b.as_slice())
-        .map(|(&x, &y)| f64::from(x - y) * f64::from(x - y))
-        .sum();
-    total / a.as_slice().len() as f64
+    squared_difference(a, b) / a.as_slice().len() as f64
 }

@@ -416,6 +416,49 @@ impl JsRbm {
     }
 }
 
+/// `Trainer.trainFor`'s work (see there).
+fn train_slice(
+    trainer: &mut Trainer,
+    budget_ms: f64,
+    max_updates: f64,
+) -> Result<JsValue, JsError> {
+    if !(0.0..=60_000.0).contains(&budget_ms) {
+        return Err(js_error(RbmError::setting(
+            "budget_ms",
+            budget_ms,
+            "between 0 and 60000",
+        )));
+    }
+    let max_updates = if max_updates >= 1.0 {
+        max_updates.min(1e6) as u32
+    } else {
+        1
+    };
+    let started = now_ms();
+    let out_of_time = || now_ms() - started >= budget_ms;
+    let mut updates = 0u32;
+    let mut error_sum = 0.0;
+    let mut last = None;
+    while let Some(stats) = trainer.advance(&now_ms, &out_of_time).map_err(js_error)? {
+        updates += 1;
+        error_sum += stats.reconstruction_error;
+        last = Some(stats);
+        if updates >= max_updates || out_of_time() {
+            break;
+        }
+    }
+    if let Some(last) = last.as_mut() {
+        last.reconstruction_error = error_sum / f64::from(updates);
+    }
+    to_js(&SliceStats {
+        updates,
+        last,
+        in_progress: trainer.update_in_progress(),
+        waiting: trainer.waiting_for_shards(),
+        wall_time_ms: now_ms() - started,
+    })
+}
+
 /// Training: a model, its optimiser and its sampler, on one data set, with the
 /// learning-curve evaluation and the exact p(v) computed in slices beside it.
 #[wasm_bindgen(js_name = Trainer)]
@@ -596,15 +639,12 @@ impl JsTrainer {
         max_updates: f64,
         here: Option<bool>,
     ) -> Result<JsValue, JsError> {
-        let here = here.unwrap_or(false);
-        if here {
-            self.inner.set_shards_elsewhere(false);
+        if here.unwrap_or(false) {
+            self.inner
+                .with_every_shard_here(|trainer| train_slice(trainer, budget_ms, max_updates))
+        } else {
+            train_slice(&mut self.inner, budget_ms, max_updates)
         }
-        let slice = self.train_slice(budget_ms, max_updates);
-        if here {
-            self.inner.set_shards_elsewhere(true);
-        }
-        slice
     }
 
     /// Splits each update of `cd`, `pcd` and `gibbs` over up to `workers` workers (1 to
@@ -659,48 +699,6 @@ impl JsTrainer {
     pub fn compute_shard(&mut self, shard: f64) -> Result<(), JsError> {
         let shard = count_in("shard", shard, 0, crate::shard::MAX_SHARDS - 1)?;
         self.inner.compute_shard(shard).map_err(js_error)
-    }
-
-    fn train_slice(&mut self, budget_ms: f64, max_updates: f64) -> Result<JsValue, JsError> {
-        if !(0.0..=60_000.0).contains(&budget_ms) {
-            return Err(js_error(RbmError::setting(
-                "budget_ms",
-                budget_ms,
-                "between 0 and 60000",
-            )));
-        }
-        let max_updates = if max_updates >= 1.0 {
-            max_updates.min(1e6) as u32
-        } else {
-            1
-        };
-        let started = now_ms();
-        let out_of_time = || now_ms() - started >= budget_ms;
-        let mut updates = 0u32;
-        let mut error_sum = 0.0;
-        let mut last = None;
-        while let Some(stats) = self
-            .inner
-            .advance(&now_ms, &out_of_time)
-            .map_err(js_error)?
-        {
-            updates += 1;
-            error_sum += stats.reconstruction_error;
-            last = Some(stats);
-            if updates >= max_updates || out_of_time() {
-                break;
-            }
-        }
-        if let Some(last) = last.as_mut() {
-            last.reconstruction_error = error_sum / f64::from(updates);
-        }
-        to_js(&SliceStats {
-            updates,
-            last,
-            in_progress: self.inner.update_in_progress(),
-            waiting: self.inner.waiting_for_shards(),
-            wall_time_ms: now_ms() - started,
-        })
     }
 
     /// Whether an update is part-way done (see `trainFor`).
