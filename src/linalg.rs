@@ -1,5 +1,7 @@
 //! Row-major `f32` matrices and the one matrix product the engine is built on.
 
+use std::sync::OnceLock;
+
 /// A dense row-major matrix: element (r, c) lives at `data[r * cols + c]`.
 ///
 /// Minibatches and sets of chains are matrices with one example (or chain) per row.
@@ -108,16 +110,61 @@ pub fn squared_difference(a: &Matrix, b: &Matrix) -> f64 {
 
 /// `dst (cols x rows) <- src (rows x cols)ᵀ`, both row-major.
 pub fn transpose_into(rows: usize, cols: usize, src: &[f32], dst: &mut [f32]) {
-    const BLOCK: usize = 32;
-    for r0 in (0..rows).step_by(BLOCK) {
-        for c0 in (0..cols).step_by(BLOCK) {
-            for r in r0..(r0 + BLOCK).min(rows) {
-                for c in c0..(c0 + BLOCK).min(cols) {
-                    dst[c * rows + r] = src[r * cols + c];
+    with_wide_vectors(
+        #[inline(always)]
+        || transpose_into_in(rows, cols, src, dst),
+    );
+}
+
+/// 8 x 8 tiles read into a local array and written out by columns (which LLVM turns
+/// into register shuffles), then the edges one value at a time.
+#[inline(always)]
+fn transpose_into_in(rows: usize, cols: usize, src: &[f32], dst: &mut [f32]) {
+    const T: usize = 8;
+    let (whole_rows, whole_cols) = (rows - rows % T, cols - cols % T);
+    for r0 in (0..whole_rows).step_by(T) {
+        for c0 in (0..whole_cols).step_by(T) {
+            let mut tile = [[0.0f32; T]; T];
+            for (r, line) in tile.iter_mut().enumerate() {
+                line.copy_from_slice(&src[(r0 + r) * cols + c0..][..T]);
+            }
+            for c in 0..T {
+                let out: &mut [f32; T] = (&mut dst[(c0 + c) * rows + r0..][..T])
+                    .try_into()
+                    .expect("T values");
+                for (r, value) in out.iter_mut().enumerate() {
+                    *value = tile[r][c];
                 }
             }
         }
     }
+    for r in 0..rows {
+        let first_col = if r < whole_rows { whole_cols } else { 0 };
+        for c in first_col..cols {
+            dst[c * rows + r] = src[r * cols + c];
+        }
+    }
+}
+
+/// Runs `work` compiled for AVX-512 where the CPU has it (natively, checked at run
+/// time), else as it is. Only the vector width changes: the same IEEE operations in
+/// the same order, so the same bits (Rust never fuses a multiply and an add by
+/// itself). `work` must be a closure marked `#[inline(always)]`, so that its body is
+/// compiled inside the AVX-512 function; the loops it calls must be inlined too.
+#[inline(always)]
+pub fn with_wide_vectors<R>(work: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F, checked just above.
+        return unsafe { run_avx512(work) };
+    }
+    work()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn run_avx512<R>(work: impl FnOnce() -> R) -> R {
+    work()
 }
 
 /// Layout of the left operand of [`gemm`]: element (i, p) is `a[i * row_stride + p * col_stride]`.
@@ -184,11 +231,8 @@ pub fn gemm(
 }
 
 /// B's k x 8 column panels as the portable kernel reads them: panel q holds
-/// `B(p, 8q + c)` at `q·8k + 8p + c` (0 past column n). Packed once, they serve every product with the
-/// same right operand: the model's weights between two updates, which the browser's
-/// kernel otherwise re-packs in every product (about 0.4 ms at 784 x 500, a quarter
-/// of a 50-row product).
-pub fn pack_panels(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
+/// `B(p, 8q + c)` at `q·8k + 8p + c` (0 past column n).
+fn pack_panels(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
     let mut panels = vec![0.0f32; n.div_ceil(TILE_COLS) * TILE_COLS * k];
     for (q, panel) in panels.chunks_exact_mut(k * TILE_COLS).enumerate() {
         pack_panel(n, b, q * TILE_COLS, panel);
@@ -196,8 +240,19 @@ pub fn pack_panels(k: usize, n: usize, b: &[f32]) -> Vec<f32> {
     panels
 }
 
-/// [`gemm`] with B's panels packed beforehand by [`pack_panels`] (the same bits), if
-/// given: the fast native kernels do their own packing and ignore them.
+/// What the kernels make of a right operand that serves many products (the model's
+/// weights between two updates), each made on first use: the portable kernel's
+/// packed panels (see [`pack_panels`]; re-packing the weights took about 0.4 ms at
+/// 784 x 500 in the browser, a quarter of a 50-row product) and whether every value
+/// is finite (which the products with a 0/1 left operand need; see [`Ones`]).
+/// Replace it with a new one whenever the operand changes.
+#[derive(Clone, Debug, Default)]
+pub struct Prepared {
+    panels: OnceLock<Vec<f32>>,
+    finite: OnceLock<bool>,
+}
+
+/// [`gemm`] with what was [`Prepared`] of B (k x n) before, if given: the same bits.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_packed(
     m: usize,
@@ -205,27 +260,373 @@ pub fn gemm_packed(
     n: usize,
     a: Strided<'_>,
     b: &[f32],
-    panels: Option<&[f32]>,
+    prepared: Option<&Prepared>,
     c: &mut [f32],
     accumulate: bool,
 ) {
-    if let Some(panels) = panels {
+    assert!(
+        b.len() >= k * n && c.len() >= m * n,
+        "gemm: operand too small"
+    );
+    // A 0/1 left operand (states of binary units) with few enough ones: each element
+    // of C is the sum of the B values at A's ones, added in p order from zero, which
+    // is what the dense kernels' sums come to as well (see [`Ones`]).
+    if let Some(ones) = Ones::of(a, m, k).filter(|_| n > 0) {
+        let b = &b[..k * n];
+        let finite = match prepared {
+            Some(prepared) => *prepared.finite.get_or_init(|| all_finite(b)),
+            None => all_finite(b),
+        };
+        if finite {
+            by_rows(m, k, n, a, c, |first, rows, _, chunk| {
+                sum_rows_at_ones(&ones, first..first + rows, n, b, chunk, accumulate)
+            });
+            return;
+        }
+    }
+    // The fast native kernels do their own packing.
+    let panels = prepared.filter(|_| !fast_maths()).map(|prepared| {
+        let panels = prepared.panels.get_or_init(|| pack_panels(k, n, b));
         assert_eq!(
             panels.len(),
             n.div_ceil(TILE_COLS) * TILE_COLS * k,
             "gemm: panels of another operand"
         );
-    }
-    assert!(
-        b.len() >= k * n && c.len() >= m * n,
-        "gemm: operand too small"
-    );
-    by_rows(m, k, n, a, c, |rows, part, chunk| {
+        panels.as_slice()
+    });
+    by_rows(m, k, n, a, c, |_, rows, part, chunk| {
         gemm_serial(rows, k, n, part, b, panels, chunk, accumulate)
     });
 }
 
-/// Runs `work(rows, a_rows, c_rows)` on row blocks of C (and the matching rows of A):
+/// The positions of the ones in each row of a matrix of zeros and ones.
+///
+/// A product with such a matrix on the left needs no multiplications: row i of C is
+/// the sum of the rows of B at row i's ones. Those sums give the dense kernels' bits:
+/// a dense sum adds `1·b = b` at a one and `0·b = ±0` at a zero, and adding ±0 to a
+/// sum that started from +0 changes nothing (the sum is never -0: x + (-x) is +0). A
+/// non-finite B would make `0·b` NaN, so B must be finite.
+///
+/// The states of binary units are such matrices: the data and the chains' visible
+/// states, the sampled hidden states. So all five products of a CD-1 update on
+/// binary data, and both of a Gibbs step, skip their zeros: at 784 x 500 with
+/// MNIST's 13 % of pixels on, the data's products do an eighth of the work.
+struct Ones {
+    /// Row i's ones are `positions[starts[i]..starts[i + 1]]`, in increasing order.
+    starts: Vec<usize>,
+    positions: Vec<u32>,
+    /// The number of columns (every position is below it).
+    cols: usize,
+}
+
+/// Above this share of ones the dense kernels are faster than adding up rows. Measured
+/// on products of 100 x 784 and 784 x 500 at shares from 0 to 1 (`p(h | v)` in
+/// Chromium; `gemm` natively):
+/// - in the browser, rows of ones cost 0.36 + 1.72 s ms at share s against 1.45 ms
+///   dense (the simd128 kernel adds no faster than it multiplies and adds): 0.6;
+/// - natively with AVX2 or AVX-512 against the portable kernel, 0.20 ms at share 0.1
+///   and 0.55 at 0.5 against 1.73 ms dense: always. Against the fast kernels' fused
+///   multiply-adds (0.43 ms) the crossover is near 0.4 for one product, but CD-1 ran
+///   as fast or faster with every binary product summed by rows (446 updates/s with a
+///   limit of 0.4, 458 with none, within the run-to-run spread), so the fast kernels
+///   serve the other products only.
+fn max_ones_share() -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return 1.0;
+    }
+    0.6
+}
+
+impl Ones {
+    /// The ones of A (m x k), when every element is 0 or 1 and at most
+    /// [`max_ones_share`] of them are ones. A must be stored by rows or by columns
+    /// (any other layout takes the dense kernels).
+    fn of(a: Strided<'_>, m: usize, k: usize) -> Option<Ones> {
+        if m == 0 || k == 0 || u32::try_from(m.max(k)).is_err() {
+            return None;
+        }
+        let most = (max_ones_share() * (m * k) as f64) as usize;
+        let ones = if a.col_stride == 1 {
+            Ones::of_rows(a.data, a.row_stride, m, k, most)?
+        } else if a.row_stride == 1 {
+            // A's columns are the stored rows: find their ones, then sort them by row.
+            Ones::of_rows(a.data, a.col_stride, k, m, most)?.transposed(m)
+        } else {
+            return None;
+        };
+        Some(ones)
+    }
+
+    /// The ones of the `rows` x `cols` matrix stored by rows `stride` apart in `data`.
+    fn of_rows(data: &[f32], stride: usize, rows: usize, cols: usize, most: usize) -> Option<Ones> {
+        with_wide_vectors(
+            #[inline(always)]
+            || Ones::of_rows_in(data, stride, rows, cols, most),
+        )
+    }
+
+    #[inline(always)]
+    fn of_rows_in(
+        data: &[f32],
+        stride: usize,
+        rows: usize,
+        cols: usize,
+        most: usize,
+    ) -> Option<Ones> {
+        const LANES: usize = 16;
+        let mut starts = Vec::with_capacity(rows + 1);
+        let mut positions: Vec<u32> = Vec::with_capacity(most + LANES);
+        starts.push(0);
+        for r in 0..rows {
+            let row = &data[r * stride..r * stride + cols];
+            let mut chunks = row.chunks_exact(LANES);
+            let mut at = 0u32;
+            for chunk in &mut chunks {
+                // Written so that LLVM compares the sixteen values at once.
+                let (mut found, mut other) = (0u32, 0u32);
+                for (lane, &x) in chunk.iter().enumerate() {
+                    found |= u32::from(x == 1.0) << lane;
+                    other |= u32::from(x != 1.0 && x != 0.0) << lane;
+                }
+                if other != 0 {
+                    return None;
+                }
+                while found != 0 {
+                    positions.push(at + found.trailing_zeros());
+                    found &= found - 1;
+                }
+                at += LANES as u32;
+            }
+            for &x in chunks.remainder() {
+                if x == 1.0 {
+                    positions.push(at);
+                } else if x != 0.0 {
+                    return None;
+                }
+                at += 1;
+            }
+            if positions.len() > most {
+                return None;
+            }
+            starts.push(positions.len());
+        }
+        Some(Ones {
+            starts,
+            positions,
+            cols,
+        })
+    }
+
+    /// The ones of the transpose (`cols` rows), each row's still in increasing order.
+    fn transposed(&self, cols: usize) -> Ones {
+        let mut starts = vec![0usize; cols + 1];
+        for &p in &self.positions {
+            starts[p as usize + 1] += 1;
+        }
+        for i in 0..cols {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut positions = vec![0u32; self.positions.len()];
+        for r in 0..self.starts.len() - 1 {
+            for &p in self.row(r) {
+                positions[next[p as usize]] = r as u32;
+                next[p as usize] += 1;
+            }
+        }
+        Ones {
+            starts,
+            positions,
+            cols: self.starts.len() - 1,
+        }
+    }
+
+    fn row(&self, i: usize) -> &[u32] {
+        &self.positions[self.starts[i]..self.starts[i + 1]]
+    }
+}
+
+/// Whether every value is finite, looking at all of them (sixteen lanes at a time).
+fn all_finite(values: &[f32]) -> bool {
+    with_wide_vectors(
+        #[inline(always)]
+        || all_finite_in(values),
+    )
+}
+
+#[inline(always)]
+fn all_finite_in(values: &[f32]) -> bool {
+    // x · 0 is ±0 for a finite x and NaN for ±∞ and NaN, and NaN stays in a sum.
+    let mut lanes = [0.0f32; 16];
+    let mut chunks = values.chunks_exact(16);
+    for chunk in &mut chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += x * 0.0;
+        }
+    }
+    lanes
+        .iter()
+        .chain(chunks.remainder())
+        .all(|x| x * 0.0 == 0.0)
+}
+
+/// Rows `rows` of C (given as `c`, from the first of them) as sums of B's rows at A's ones.
+///
+/// Each element's sum is one chain of dependent additions, so the speed comes from
+/// summing W columns side by side (eight vector registers' worth), and from reading
+/// B's rows from the nearest cache: the sums run over B in blocks of [`ONES_BLOCK`]
+/// rows, kept between blocks in a scratch copy, and continue in the same order (a
+/// sum stored and loaded again is the same f32). Natively the widest vectors the CPU
+/// has are chosen at run time; the bits are the same at every width.
+///
+/// Measured at 784 x 500: in Chromium, CD-1 at 262 updates/s with 32 columns and
+/// blocks of 128 rows (256 without the blocks, 236 with 64 columns, 222 with 16);
+/// natively with AVX-512, 493 with 128 columns and blocks of 128 (460 without the
+/// blocks, 463 to 485 with 64 columns).
+fn sum_rows_at_ones(
+    ones: &Ones,
+    rows: std::ops::Range<usize>,
+    n: usize,
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU has AVX-512F, checked just above.
+            unsafe { sum_rows_at_ones_avx512(ones, rows, n, b, c, accumulate) };
+            return;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            unsafe { sum_rows_at_ones_avx2(ones, rows, n, b, c, accumulate) };
+            return;
+        }
+    }
+    sum_rows_at_ones_in::<32>(ones, rows, n, b, c, accumulate);
+}
+
+/// [`sum_rows_at_ones_in`] compiled for AVX-512 (sixteen lanes a register).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn sum_rows_at_ones_avx512(
+    ones: &Ones,
+    rows: std::ops::Range<usize>,
+    n: usize,
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    sum_rows_at_ones_in::<128>(ones, rows, n, b, c, accumulate);
+}
+
+/// [`sum_rows_at_ones_in`] compiled for AVX2 (eight lanes a register).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn sum_rows_at_ones_avx2(
+    ones: &Ones,
+    rows: std::ops::Range<usize>,
+    n: usize,
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    sum_rows_at_ones_in::<64>(ones, rows, n, b, c, accumulate);
+}
+
+/// The rows of B that one block of the sums runs over (see [`sum_rows_at_ones`]).
+const ONES_BLOCK: usize = 128;
+
+/// Blocks of W columns (or of 8, or single columns, when C is narrower than W).
+#[inline(always)]
+fn sum_rows_at_ones_in<const W: usize>(
+    ones: &Ones,
+    rows: std::ops::Range<usize>,
+    n: usize,
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    if n >= W {
+        sum_columns_at_ones::<W>(ones, rows, n, b, c, accumulate);
+    } else if n >= 8 {
+        sum_columns_at_ones::<8>(ones, rows, n, b, c, accumulate);
+    } else {
+        sum_columns_at_ones::<1>(ones, rows, n, b, c, accumulate);
+    }
+}
+
+/// All n (at least W) columns in blocks of W. The columns past the last whole block
+/// are one more block that ends at column n, of which only the new columns are
+/// stored (it sums some columns twice, to the same bits).
+#[inline(always)]
+fn sum_columns_at_ones<const W: usize>(
+    ones: &Ones,
+    rows: std::ops::Range<usize>,
+    n: usize,
+    b: &[f32],
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    let mut sums = vec![[0.0f32; W]; rows.len()];
+    let mut next = vec![0usize; rows.len()];
+    let whole = (0..n - n % W).step_by(W).map(|j0| (j0, 0));
+    let last = (n % W != 0).then_some((n - W, W - n % W));
+    // (No closure here: it would be compiled without the caller's target features.)
+    for (j0, skip) in whole.chain(last) {
+        sum_block_at_ones(ones, rows.clone(), n, b, j0, &mut sums, &mut next);
+        for (r, row_sums) in sums.iter().enumerate() {
+            let start = r * n + j0;
+            store(
+                &mut c[start + skip..start + W],
+                &row_sums[skip..],
+                accumulate,
+            );
+        }
+    }
+}
+
+/// Columns `j0..j0 + W` of the rows' sums into `sums` (one entry a row), B's rows
+/// [`ONES_BLOCK`] at a time; `next` holds each row's place in its list of ones.
+#[inline(always)]
+fn sum_block_at_ones<const W: usize>(
+    ones: &Ones,
+    rows: std::ops::Range<usize>,
+    n: usize,
+    b: &[f32],
+    j0: usize,
+    sums: &mut [[f32; W]],
+    next: &mut [usize],
+) {
+    sums.fill([0.0; W]);
+    for (r, i) in rows.clone().enumerate() {
+        next[r] = ones.starts[i];
+    }
+    for block_end in (ONES_BLOCK..ones.cols + ONES_BLOCK).step_by(ONES_BLOCK) {
+        for (r, i) in rows.clone().enumerate() {
+            let (mut at, end) = (next[r], ones.starts[i + 1]);
+            if at == end || ones.positions[at] as usize >= block_end {
+                continue;
+            }
+            // The sums in registers while this block's rows of B are added.
+            let mut acc = sums[r];
+            while at < end && (ones.positions[at] as usize) < block_end {
+                let p = ones.positions[at] as usize;
+                let b_row: &[f32; W] = b[p * n + j0..][..W].try_into().expect("W values");
+                for (sum, &x) in acc.iter_mut().zip(b_row) {
+                    *sum += x;
+                }
+                at += 1;
+            }
+            sums[r] = acc;
+            next[r] = at;
+        }
+    }
+}
+
+/// Runs `work(first_row, rows, a_rows, c_rows)` on row blocks of C (and the matching rows of A):
 /// natively over [`threads`] threads when the product is large, else once on all of it.
 fn by_rows(
     m: usize,
@@ -233,7 +634,7 @@ fn by_rows(
     n: usize,
     a: Strided<'_>,
     c: &mut [f32],
-    work: impl Fn(usize, Strided<'_>, &mut [f32]) + Sync,
+    work: impl Fn(usize, usize, Strided<'_>, &mut [f32]) + Sync,
 ) {
     if m > 0 && k > 0 {
         let last = (m - 1) * a.row_stride + (k - 1) * a.col_stride;
@@ -255,17 +656,17 @@ fn by_rows(
                         data: &a.data[index * chunk_rows * a.row_stride..],
                         ..a
                     };
-                    scope.spawn(move || work(rows, part, chunk));
+                    scope.spawn(move || work(index * chunk_rows, rows, part, chunk));
                 }
                 // The calling thread takes the first rows itself.
-                work(own.len() / n, a, own);
+                work(0, own.len() / n, a, own);
             });
             return;
         }
     }
     #[cfg(target_arch = "wasm32")]
     let _ = n; // the browser build runs one block: n only sizes the threads' blocks
-    work(m, a, c);
+    work(0, m, a, c);
 }
 
 /// Products smaller than this many multiply-adds (about a third of a millisecond)
@@ -669,6 +1070,123 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    fn bits(values: &[f32]) -> Vec<u32> {
+        values.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// Rows of ones give the dense kernel's bits: random B (long mantissas, so another
+    /// order of the sums would show), 0/1 left operands at shares from none to all,
+    /// stored by rows and by columns, widths around every block width (8, 32, 64, 128)
+    /// and depths around the blocks of B's rows (128), with and without accumulating.
+    #[test]
+    fn rows_of_ones_give_the_dense_kernels_bits() {
+        let mut g = crate::rng::seeded(11);
+        let mut uniform = move || crate::rng::uniform(&mut g);
+        let shapes = [
+            (1, 1, 1),
+            (3, 7, 5),
+            (5, 127, 8),
+            (9, 128, 9),
+            (4, 129, 31),
+            (7, 300, 33),
+            (6, 40, 63),
+            (3, 257, 65),
+            (5, 30, 127),
+            (4, 64, 129),
+            (6, 20, 200),
+            (13, 784, 500),
+        ];
+        for &(m, k, n) in &shapes {
+            let b: Vec<f32> = (0..k * n).map(|_| uniform() - 0.5).collect();
+            for share in [0.0, 0.13, 0.5, 1.0] {
+                let a_data: Vec<f32> = (0..m * k)
+                    .map(|_| if uniform() < share { 1.0 } else { 0.0 })
+                    .collect();
+                let by_rows = Strided::rows(&a_data, k);
+                let by_columns = Strided::transpose_of(&a_data, m);
+                for (a, rows, depth) in [(by_rows, m, k), (by_columns, k, m)] {
+                    let b = &b[..depth * n];
+                    assert!(Ones::of(a, rows, depth).is_some() || share > 0.6);
+                    for accumulate in [false, true] {
+                        let mut dense: Vec<f32> = (0..rows * n).map(|_| uniform()).collect();
+                        dense.push(f32::NAN);
+                        let mut ones = dense.clone();
+                        gemm_portable(rows, depth, n, a, b, None, &mut dense, accumulate);
+                        gemm(rows, depth, n, a, b, &mut ones, accumulate);
+                        assert_eq!(
+                            bits(&dense),
+                            bits(&ones),
+                            "{rows} x {depth} x {n} at {share}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Only matrices of zeros and ones (either zero) qualify, and a non-finite B sends
+    /// the product to the dense kernel, whose 0 · ∞ = NaN the sums of rows would miss.
+    #[test]
+    fn rows_of_ones_are_taken_only_where_they_are_exact() {
+        let a_data = [1.0, 0.0, -0.0, 1.0, 0.0, 1.0];
+        let ones = Ones::of(Strided::rows(&a_data, 3), 2, 3).expect("zeros and ones");
+        assert_eq!((ones.row(0), ones.row(1)), (&[0u32][..], &[0u32, 2][..]));
+        let columns = Ones::of(Strided::transpose_of(&a_data, 3), 3, 2).expect("by columns");
+        assert_eq!(columns.row(0), &[0u32, 1][..]);
+        assert_eq!(columns.row(2), &[1u32][..]);
+        for other in [0.5, 2.0, -1.0, f32::NAN, f32::INFINITY, 1e-30] {
+            let mut a_data = vec![0.0f32; 40];
+            a_data[37] = other;
+            assert!(
+                Ones::of(Strided::rows(&a_data, 20), 2, 20).is_none(),
+                "{other}"
+            );
+        }
+        let a_data = [0.0, 1.0];
+        for bad in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN] {
+            let b = [bad, 2.0];
+            let mut c = [0.0f32];
+            gemm(1, 2, 1, Strided::rows(&a_data, 2), &b, &mut c, false);
+            assert!(
+                c[0].is_nan(),
+                "0 · {bad} + 1 · 2 is NaN, as the dense kernel has it"
+            );
+        }
+        // A -0 in B: the dense sum (+0) + (-0) is +0, and so is the sum of rows.
+        let mut c = [f32::NAN];
+        gemm(
+            1,
+            2,
+            1,
+            Strided::rows(&a_data, 2),
+            &[5.0, -0.0],
+            &mut c,
+            false,
+        );
+        assert_eq!(c[0].to_bits(), 0);
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn rows_of_ones_give_the_same_bits_on_any_number_of_threads() {
+        let value = |i: usize| ((i as f32 * 0.618_034).fract() - 0.5) * 1.37;
+        let (m, k, n) = (101, 784, 203);
+        let a_data: Vec<f32> = (0..m * k)
+            .map(|i| f32::from((i as f32 * 0.754_877_7).fract() < 0.2))
+            .collect();
+        let b: Vec<f32> = (0..k * n).map(value).collect();
+        let a = Strided::rows(&a_data, k);
+        let mut dense = vec![0.25f32; m * n];
+        gemm_portable(m, k, n, a, &b, None, &mut dense, true);
+        for count in [1, 2, 3, 8] {
+            set_threads(count);
+            let mut many = vec![0.25f32; m * n];
+            gemm(m, k, n, a, &b, &mut many, true);
+            set_threads(1);
+            assert_eq!(bits(&dense), bits(&many), "{count} threads");
         }
     }
 

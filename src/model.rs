@@ -8,9 +8,8 @@
 //! `p_β(v_i = 1 | h) = σ(β (b_i + Σ_j W_ij h_j))`.
 
 use crate::error::{RbmError, Result};
-use std::sync::OnceLock;
 
-use crate::linalg::{fast_maths, gemm_packed, pack_panels, transpose_into, Matrix, Strided};
+use crate::linalg::{gemm_packed, transpose_into, with_wide_vectors, Matrix, Prepared, Strided};
 use crate::mathfn;
 use crate::rng::{self, Rng};
 
@@ -28,8 +27,8 @@ pub const MAX_WEIGHTS: usize = 1 << 24;
 /// Layout: `weights` is m x n row-major, `weights[i * n + j]` couples visible unit i
 /// and hidden unit j; `visible_bias` (b) has m entries, `hidden_bias` (c) has n. A
 /// transposed copy of the weights (n x m) is kept in step so that both conditionals
-/// are products with a row-major right operand, and both are packed into the portable
-/// kernel's panels on first use after each change ([`crate::linalg::pack_panels`]).
+/// are products with a row-major right operand; the kernels prepare both on first use
+/// after each change ([`Prepared`]).
 #[derive(Clone, Debug)]
 pub struct Rbm {
     n_visible: usize,
@@ -38,12 +37,12 @@ pub struct Rbm {
     weights_t: Vec<f32>,
     visible_bias: Vec<f32>,
     hidden_bias: Vec<f32>,
-    /// Panels of `weights` (for `hidden_input`) and of `weights_t` (`visible_input`).
-    panels: OnceLock<Vec<f32>>,
-    panels_t: OnceLock<Vec<f32>>,
+    /// Made of `weights` (for `hidden_input`) and of `weights_t` (`visible_input`).
+    prepared: Prepared,
+    prepared_t: Prepared,
 }
 
-/// Two models are equal when their parameters are (the packed panels are a cache).
+/// Two models are equal when their parameters are (what is prepared is a cache).
 impl PartialEq for Rbm {
     fn eq(&self, other: &Rbm) -> bool {
         self.n_visible == other.n_visible
@@ -65,8 +64,8 @@ impl Rbm {
             weights_t: vec![0.0; n_visible * n_hidden],
             visible_bias: vec![0.0; n_visible],
             hidden_bias: vec![0.0; n_hidden],
-            panels: OnceLock::new(),
-            panels_t: OnceLock::new(),
+            prepared: Prepared::default(),
+            prepared_t: Prepared::default(),
         })
     }
 
@@ -107,8 +106,8 @@ impl Rbm {
             weights_t: vec![0.0; n_visible * n_hidden],
             visible_bias,
             hidden_bias,
-            panels: OnceLock::new(),
-            panels_t: OnceLock::new(),
+            prepared: Prepared::default(),
+            prepared_t: Prepared::default(),
         };
         rbm.refresh_transpose();
         Ok(rbm)
@@ -180,8 +179,8 @@ impl Rbm {
     }
 
     fn refresh_transpose(&mut self) {
-        self.panels = OnceLock::new();
-        self.panels_t = OnceLock::new();
+        self.prepared = Prepared::default();
+        self.prepared_t = Prepared::default();
         transpose_into(
             self.n_visible,
             self.n_hidden,
@@ -236,18 +235,13 @@ impl Rbm {
     pub fn hidden_input(&self, visible: &Matrix, out: &mut Matrix) {
         let (rows, m, n) = (visible.rows(), self.n_visible, self.n_hidden);
         out.resize_rows(rows);
-        let panels = (!fast_maths()).then(|| {
-            self.panels
-                .get_or_init(|| pack_panels(m, n, &self.weights))
-                .as_slice()
-        });
         gemm_packed(
             rows,
             m,
             n,
             Strided::rows(visible.as_slice(), m),
             &self.weights,
-            panels,
+            Some(&self.prepared),
             out.as_mut_slice(),
             false,
         );
@@ -262,18 +256,13 @@ impl Rbm {
     pub fn visible_input(&self, hidden: &Matrix, out: &mut Matrix) {
         let (rows, m, n) = (hidden.rows(), self.n_visible, self.n_hidden);
         out.resize_rows(rows);
-        let panels = (!fast_maths()).then(|| {
-            self.panels_t
-                .get_or_init(|| pack_panels(n, m, &self.weights_t))
-                .as_slice()
-        });
         gemm_packed(
             rows,
             n,
             m,
             Strided::rows(hidden.as_slice(), n),
             &self.weights_t,
-            panels,
+            Some(&self.prepared_t),
             out.as_mut_slice(),
             false,
         );
@@ -334,9 +323,14 @@ impl Rbm {
 }
 
 fn squash_in_place(values: &mut [f32], beta: f32) {
-    for x in values {
-        *x = mathfn::sigmoid(beta * *x);
-    }
+    with_wide_vectors(
+        #[inline(always)]
+        || {
+            for x in values {
+                *x = mathfn::sigmoid(beta * *x);
+            }
+        },
+    );
 }
 
 fn dot64(a: &[f32], b: &[f32]) -> f64 {
