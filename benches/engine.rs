@@ -108,7 +108,7 @@ fn main() {
     let mut rows = Vec::new();
     for (label, fast, threads) in [
         ("portable (browser bits), 1 thread", false, 1),
-        ("fast (AVX2/AVX-512 FMA for dense products), 1 thread", true, 1),
+        ("fast (FMA for dense products), 1 thread", true, 1),
         ("fast, 2 threads", true, 2),
     ] {
         linalg::set_fast_maths(fast);

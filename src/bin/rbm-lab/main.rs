@@ -56,9 +56,10 @@ mod cli {
         #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
         threads: Option<u16>,
         /// The browser's arithmetic: the portable kernel, whose bits are the same on every
-        /// machine and in the page. Without it, products use AVX2/AVX-512 fused
-        /// multiply-add kernels picked at run time: several times faster, equal to
-        /// rounding (results then depend on the CPU, not on the thread count).
+        /// machine and in the page. Without it, dense products (greyscale data,
+        /// probabilities) use AVX2/AVX-512 fused multiply-add kernels picked at run time,
+        /// equal to rounding (results then depend on the CPU, not on the thread count).
+        /// Products with 0/1 states are summed by rows either way, with the page's bits.
         #[arg(long, global = true)]
         portable: bool,
         #[command(subcommand)]
