@@ -268,10 +268,11 @@ pub fn gemm_packed(
         b.len() >= k * n && c.len() >= m * n,
         "gemm: operand too small"
     );
+    check_left_operand(m, k, a);
     // A 0/1 left operand (states of binary units) with few enough ones: each element
     // of C is the sum of the B values at A's ones, added in p order from zero, which
     // is what the dense kernels' sums come to as well (see [`Ones`]).
-    if let Some(ones) = Ones::of(a, m, k).filter(|_| n > 0) {
+    if let Some(ones) = (n > 0).then(|| Ones::of(a, m, k)).flatten() {
         let b = &b[..k * n];
         let finite = match prepared {
             Some(prepared) => *prepared.finite.get_or_init(|| all_finite(b)),
@@ -376,7 +377,8 @@ impl Ones {
     ) -> Option<Ones> {
         const LANES: usize = 16;
         let mut starts = Vec::with_capacity(rows + 1);
-        let mut positions: Vec<u32> = Vec::with_capacity(most + LANES);
+        // Room for a quarter of the values to be ones (more grows the list).
+        let mut positions: Vec<u32> = Vec::with_capacity(most.min(rows * cols / 4) + LANES);
         starts.push(0);
         for r in 0..rows {
             let row = &data[r * stride..r * stride + cols];
@@ -626,6 +628,14 @@ fn sum_block_at_ones<const W: usize>(
     }
 }
 
+/// Panics unless A's last element (m - 1, k - 1) is inside its data.
+fn check_left_operand(m: usize, k: usize, a: Strided<'_>) {
+    if m > 0 && k > 0 {
+        let last = (m - 1) * a.row_stride + (k - 1) * a.col_stride;
+        assert!(last < a.data.len(), "gemm: left operand too small");
+    }
+}
+
 /// Runs `work(first_row, rows, a_rows, c_rows)` on row blocks of C (and the matching rows of A):
 /// natively over [`threads`] threads when the product is large, else once on all of it.
 fn by_rows(
@@ -636,10 +646,7 @@ fn by_rows(
     c: &mut [f32],
     work: impl Fn(usize, usize, Strided<'_>, &mut [f32]) + Sync,
 ) {
-    if m > 0 && k > 0 {
-        let last = (m - 1) * a.row_stride + (k - 1) * a.col_stride;
-        assert!(last < a.data.len(), "gemm: left operand too small");
-    }
+    check_left_operand(m, k, a);
     #[cfg(not(target_arch = "wasm32"))]
     {
         let threads = threads();
@@ -1002,6 +1009,7 @@ mod tests {
     #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn threads_give_the_same_bits_as_one_thread() {
+        let _turn = THREAD_SETTING.lock().unwrap_or_else(|e| e.into_inner());
         // Values with long mantissas, so any change in summation order would show.
         let value = |i: usize| ((i as f32 * 0.618_034).fract() - 0.5) * 1.37;
         for &(m, k, n) in &[(101, 784, 37), (250, 97, 203), (9, 4096, 40)] {
@@ -1077,10 +1085,15 @@ mod tests {
         values.iter().map(|x| x.to_bits()).collect()
     }
 
+    /// `set_threads` is global: the tests that change it take turns.
+    #[cfg(not(target_arch = "wasm32"))]
+    static THREAD_SETTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     /// Rows of ones give the dense kernel's bits: random B (long mantissas, so another
     /// order of the sums would show), 0/1 left operands at shares from none to all,
-    /// stored by rows and by columns, widths around every block width (8, 32, 64, 128)
-    /// and depths around the blocks of B's rows (128), with and without accumulating.
+    /// stored by rows and by columns, widths around every block width (8, and W = 32,
+    /// 64 and 128, each run here whatever this CPU would pick) and depths around the
+    /// blocks of B's rows (128), with and without accumulating.
     #[test]
     fn rows_of_ones_give_the_dense_kernels_bits() {
         let mut g = crate::rng::seeded(11);
@@ -1097,30 +1110,45 @@ mod tests {
             (5, 30, 127),
             (4, 64, 129),
             (6, 20, 200),
+            (40, 3, 50),
+            (300, 20, 9),
             (13, 784, 500),
         ];
         for &(m, k, n) in &shapes {
-            let b: Vec<f32> = (0..k * n).map(|_| uniform() - 0.5).collect();
+            let b: Vec<f32> = (0..m.max(k) * n).map(|_| uniform() - 0.5).collect();
             for share in [0.0, 0.13, 0.5, 1.0] {
                 let a_data: Vec<f32> = (0..m * k)
                     .map(|_| if uniform() < share { 1.0 } else { 0.0 })
                     .collect();
-                let by_rows = Strided::rows(&a_data, k);
-                let by_columns = Strided::transpose_of(&a_data, m);
-                for (a, rows, depth) in [(by_rows, m, k), (by_columns, k, m)] {
+                let count = a_data.iter().filter(|&&x| x == 1.0).count();
+                let most = (max_ones_share() * (m * k) as f64) as usize;
+                // A as stored (m x k), and its transpose (k x m) read from the same data.
+                let views = [
+                    (Strided::rows(&a_data, k), m, k),
+                    (Strided::transpose_of(&a_data, k), k, m),
+                ];
+                for (a, rows, depth) in views {
                     let b = &b[..depth * n];
-                    assert!(Ones::of(a, rows, depth).is_some() || share > 0.6);
+                    let ones = Ones::of(a, rows, depth);
+                    assert_eq!(ones.is_some(), count <= most, "{rows} x {depth} at {share}");
                     for accumulate in [false, true] {
                         let mut dense: Vec<f32> = (0..rows * n).map(|_| uniform()).collect();
                         dense.push(f32::NAN);
-                        let mut ones = dense.clone();
+                        let mut through_gemm = dense.clone();
+                        let mut widths = [dense.clone(), dense.clone(), dense.clone()];
                         gemm_portable(rows, depth, n, a, b, None, &mut dense, accumulate);
-                        gemm(rows, depth, n, a, b, &mut ones, accumulate);
-                        assert_eq!(
-                            bits(&dense),
-                            bits(&ones),
-                            "{rows} x {depth} x {n} at {share}"
-                        );
+                        gemm(rows, depth, n, a, b, &mut through_gemm, accumulate);
+                        let shape = format!("{rows} x {depth} x {n} at {share}");
+                        assert_eq!(bits(&dense), bits(&through_gemm), "{shape}");
+                        if let Some(ones) = &ones {
+                            let [w32, w64, w128] = &mut widths;
+                            sum_rows_at_ones_in::<32>(ones, 0..rows, n, b, w32, accumulate);
+                            sum_rows_at_ones_in::<64>(ones, 0..rows, n, b, w64, accumulate);
+                            sum_rows_at_ones_in::<128>(ones, 0..rows, n, b, w128, accumulate);
+                            for (w, out) in [32, 64, 128].iter().zip(&widths) {
+                                assert_eq!(bits(&dense), bits(out), "{shape}, {w} columns");
+                            }
+                        }
                     }
                 }
             }
@@ -1137,25 +1165,38 @@ mod tests {
         let columns = Ones::of(Strided::transpose_of(&a_data, 3), 3, 2).expect("by columns");
         assert_eq!(columns.row(0), &[0u32, 1][..]);
         assert_eq!(columns.row(2), &[1u32][..]);
-        for other in [0.5, 2.0, -1.0, f32::NAN, f32::INFINITY, 1e-30] {
-            let mut a_data = vec![0.0f32; 40];
-            a_data[37] = other;
-            assert!(
-                Ones::of(Strided::rows(&a_data, 20), 2, 20).is_none(),
-                "{other}"
-            );
+        // Other values, in the sixteen-at-a-time part of a row and in its remainder.
+        for at in [0, 5, 15, 16, 37] {
+            for other in [0.5, 2.0, -1.0, f32::NAN, f32::INFINITY, 1e-30, 1e-40] {
+                let mut a_data = vec![0.0f32; 40];
+                a_data[at] = other;
+                let a = Strided::rows(&a_data, 20);
+                assert!(Ones::of(a, 2, 20).is_none(), "{other} at {at}");
+            }
+            let mut a_data = vec![1.0f32; 40];
+            a_data[at] = -0.0;
+            let ones = Ones::of(Strided::rows(&a_data, 40), 1, 40).expect("-0 is a zero");
+            assert_eq!(ones.row(0).len(), 39);
         }
+        // Finiteness, sixteen lanes at a time and in the remainder.
+        assert!(all_finite(&[0.25; 40]));
+        for at in [0, 5, 15, 16, 31, 39] {
+            for bad in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN] {
+                let mut b = vec![0.25f32; 40];
+                b[at] = bad;
+                assert!(!all_finite(&b), "{bad} at {at}");
+                // 0/1 rows on the left: 0 · bad is NaN in the dense kernel, and so here.
+                let a = Strided::rows(&[0.0f32, 1.0], 2);
+                let (mut c, mut dense) = ([0.0f32; 20], [0.0f32; 20]);
+                gemm(1, 2, 20, a, &b, &mut c, false);
+                gemm_portable(1, 2, 20, a, &b, None, &mut dense, false);
+                assert!(!c[at % 20].is_finite(), "{bad} at {at}");
+                assert_eq!(bits(&c), bits(&dense), "{bad} at {at}");
+            }
+        }
+        // A -0 in B: the dense sum (+0) + (-0) is +0, and so is the sum of rows; and a
+        // -0 in C plus an empty sum is +0 both ways.
         let a_data = [0.0, 1.0];
-        for bad in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN] {
-            let b = [bad, 2.0];
-            let mut c = [0.0f32];
-            gemm(1, 2, 1, Strided::rows(&a_data, 2), &b, &mut c, false);
-            assert!(
-                c[0].is_nan(),
-                "0 · {bad} + 1 · 2 is NaN, as the dense kernel has it"
-            );
-        }
-        // A -0 in B: the dense sum (+0) + (-0) is +0, and so is the sum of rows.
         let mut c = [f32::NAN];
         gemm(
             1,
@@ -1167,26 +1208,42 @@ mod tests {
             false,
         );
         assert_eq!(c[0].to_bits(), 0);
+        let mut c = [-0.0f32];
+        gemm(
+            1,
+            2,
+            1,
+            Strided::rows(&[0.0, 0.0], 2),
+            &[5.0, 3.0],
+            &mut c,
+            true,
+        );
+        assert_eq!(c[0].to_bits(), 0);
     }
 
     #[cfg(not(target_arch = "wasm32"))]
     #[test]
     fn rows_of_ones_give_the_same_bits_on_any_number_of_threads() {
+        let _turn = THREAD_SETTING.lock().unwrap_or_else(|e| e.into_inner());
         let value = |i: usize| ((i as f32 * 0.618_034).fract() - 0.5) * 1.37;
         let (m, k, n) = (101, 784, 203);
         let a_data: Vec<f32> = (0..m * k)
             .map(|i| f32::from((i as f32 * 0.754_877_7).fract() < 0.2))
             .collect();
-        let b: Vec<f32> = (0..k * n).map(value).collect();
-        let a = Strided::rows(&a_data, k);
-        let mut dense = vec![0.25f32; m * n];
-        gemm_portable(m, k, n, a, &b, None, &mut dense, true);
-        for count in [1, 2, 3, 8] {
-            set_threads(count);
-            let mut many = vec![0.25f32; m * n];
-            gemm(m, k, n, a, &b, &mut many, true);
-            set_threads(1);
-            assert_eq!(bits(&dense), bits(&many), "{count} threads");
+        let b: Vec<f32> = (0..m.max(k) * n).map(value).collect();
+        for (a, rows, depth) in [
+            (Strided::rows(&a_data, k), m, k),
+            (Strided::transpose_of(&a_data, k), k, m),
+        ] {
+            let mut dense = vec![0.25f32; rows * n];
+            gemm_portable(rows, depth, n, a, &b, None, &mut dense, true);
+            for count in [1, 2, 3, 8] {
+                set_threads(count);
+                let mut many = vec![0.25f32; rows * n];
+                gemm(rows, depth, n, a, &b, &mut many, true);
+                set_threads(1);
+                assert_eq!(bits(&dense), bits(&many), "{rows} rows, {count} threads");
+            }
         }
     }
 
