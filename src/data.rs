@@ -143,7 +143,7 @@ pub fn from_pixels(pixels: &[f32], rows: u64, cols: u64) -> Result<Dataset> {
             pixels.len()
         )));
     }
-    if pixels.is_empty() || pixels.len() % per_image != 0 {
+    if pixels.is_empty() || !pixels.len().is_multiple_of(per_image) {
         return Err(RbmError::Data(format!(
             "{} pixel values do not make whole {rows} x {cols} images",
             pixels.len()

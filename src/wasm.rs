@@ -405,7 +405,7 @@ impl JsRbm {
 
     fn rows_of(&self, values: &[f32]) -> Result<Matrix, JsError> {
         let m = self.file.model.n_visible();
-        if values.is_empty() || values.len() % m != 0 {
+        if values.is_empty() || !values.len().is_multiple_of(m) {
             return Err(js_error(RbmError::Shape(format!(
                 "{} values are not whole rows of {m} visible units",
                 values.len()

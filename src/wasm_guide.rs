@@ -58,7 +58,7 @@ fn tiny(params: JsValue) -> Result<Rbm, JsError> {
 }
 
 fn rows_of(values: &[f32], width: usize) -> Result<Matrix, JsError> {
-    if values.len() % width != 0 {
+    if !values.len().is_multiple_of(width) {
         return Err(js_error(RbmError::Shape(format!(
             "{} values are not whole patterns of {width} pixels",
             values.len()

@@ -99,7 +99,7 @@ fn run(config: TrainConfig, chains: usize, train: &data::Dataset) -> usize {
     let mut shown = GibbsChains::random(trainer.model(), chains, &mut g);
     while trainer.steps_done() < UPDATES {
         trainer.step(&|| 0.0).unwrap();
-        if trainer.steps_done() % UPDATES_PER_CHAIN_STEP == 0 {
+        if trainer.steps_done().is_multiple_of(UPDATES_PER_CHAIN_STEP) {
             shown.run(trainer.model(), 1, 1.0, &mut g);
         }
     }
