@@ -348,15 +348,14 @@ impl Ones {
             return None;
         }
         let most = (max_ones_share() * (m * k) as f64) as usize;
-        let ones = if a.col_stride == 1 {
-            Ones::of_rows(a.data, a.row_stride, m, k, most)?
+        if a.col_stride == 1 {
+            Ones::of_rows(a.data, a.row_stride, m, k, most)
         } else if a.row_stride == 1 {
             // A's columns are the stored rows: find their ones, then sort them by row.
-            Ones::of_rows(a.data, a.col_stride, k, m, most)?.transposed(m)
+            Some(Ones::of_rows(a.data, a.col_stride, k, m, most)?.transposed(m))
         } else {
-            return None;
-        };
-        Some(ones)
+            None
+        }
     }
 
     /// The ones of the `rows` x `cols` matrix stored by rows `stride` apart in `data`.
@@ -365,22 +364,8 @@ impl Ones {
         // Room for a quarter of the values to be ones (more grows the list).
         let mut positions: Vec<u32> = Vec::with_capacity(most.min(rows * cols / 4) + 16);
         starts.push(0);
-        #[cfg(target_arch = "x86_64")]
-        let masks = std::arch::is_x86_feature_detected!("avx512f");
         for r in 0..rows {
             let row = &data[r * stride..r * stride + cols];
-            #[cfg(target_arch = "x86_64")]
-            if masks {
-                // SAFETY: the CPU has AVX-512F, checked above.
-                if !unsafe { ones_in_row_avx512(row, &mut positions) } {
-                    return None;
-                }
-                if positions.len() > most {
-                    return None;
-                }
-                starts.push(positions.len());
-                continue;
-            }
             if !ones_in_row(row, &mut positions) || positions.len() > most {
                 return None;
             }
@@ -423,8 +408,18 @@ impl Ones {
 }
 
 /// Appends the positions of `row`'s ones; false when a value is neither 0 nor 1.
-#[inline(always)]
 fn ones_in_row(row: &[f32], positions: &mut Vec<u32>) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F, checked just above.
+        return unsafe { ones_in_row_avx512(row, positions) };
+    }
+    ones_in_row_portable(row, positions)
+}
+
+/// [`ones_in_row`] sixteen values at a time, on any target.
+#[inline(always)]
+fn ones_in_row_portable(row: &[f32], positions: &mut Vec<u32>) -> bool {
     let mut chunks = row.chunks_exact(16);
     let mut at = 0u32;
     for chunk in &mut chunks {
@@ -444,7 +439,7 @@ fn ones_in_row(row: &[f32], positions: &mut Vec<u32>) -> bool {
 }
 
 /// [`ones_in_row`] with AVX-512's comparisons straight into 16-bit masks: LLVM built
-/// the portable version's masks a lane at a time, and finding the ones took 12 % of
+/// [`ones_in_row_portable`]'s masks a lane at a time, and finding the ones took 12 % of
 /// native CD-1 at 784 x 500.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
@@ -679,6 +674,7 @@ fn check_left_operand(m: usize, k: usize, a: Strided<'_>) {
 
 /// Runs `work(first_row, rows, a_rows, c_rows)` on row blocks of C (and the matching rows of A):
 /// natively over [`threads`] threads when the product is large, else once on all of it.
+/// A's size is checked by the caller ([`check_left_operand`]).
 fn by_rows(
     m: usize,
     k: usize,
@@ -687,7 +683,6 @@ fn by_rows(
     c: &mut [f32],
     work: impl Fn(usize, usize, Strided<'_>, &mut [f32]) + Sync,
 ) {
-    check_left_operand(m, k, a);
     #[cfg(not(target_arch = "wasm32"))]
     {
         let threads = threads();
@@ -713,7 +708,7 @@ fn by_rows(
         }
     }
     #[cfg(target_arch = "wasm32")]
-    let _ = n; // the browser build runs one block: n only sizes the threads' blocks
+    let _ = (k, n); // the browser build runs one block: k and n only size the threads' blocks
     work(0, m, a, c);
 }
 
@@ -1285,7 +1280,7 @@ mod tests {
                     .collect::<Vec<_>>()
             });
             let mut positions = Vec::new();
-            let found = ones_in_row(&row, &mut positions).then_some(positions);
+            let found = ones_in_row_portable(&row, &mut positions).then_some(positions);
             assert_eq!(found, expected, "{row:?}");
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx512f") {

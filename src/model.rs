@@ -8,7 +8,6 @@
 //! `p_β(v_i = 1 | h) = σ(β (b_i + Σ_j W_ij h_j))`.
 
 use crate::error::{RbmError, Result};
-
 use crate::linalg::{gemm_packed, transpose_into, with_wide_vectors, Matrix, Prepared, Strided};
 use crate::mathfn;
 use crate::rng::{self, Rng};
