@@ -1,5 +1,8 @@
 // The engine's figures inside headless Chromium (the real wasm build): the same three
 // as benches/engine.rs on one worker, the simd128 peak, and updates split over workers. Run by `./lab bench`.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { startServer } from './serve.mjs';
 import { tfjsCd1 } from './bench-tfjs.mjs';
@@ -153,6 +156,12 @@ try {
       `${w.one.toFixed(1)}, ${w.two.toFixed(1)} (${(w.two / w.one).toFixed(2)}x, ${w.used} used)`);
   }
   row('page load to first sample on screen: ms', `${Math.round(firstSample[1])} (${Math.round(firstSample[0])} to ${Math.round(firstSample[2])})`);
+  // Each of the engine's modules (src/wasm/mod.rs), gzipped at level 9 as dist.mjs counts.
+  for (const name of ['rbm_lab', 'helper', 'files', 'critic', 'guide']) {
+    const wasm = readFileSync(join(root, `www/pkg/${name}_bg.wasm`));
+    const gzipped = gzipSync(wasm, { level: 9 }).length;
+    row(`${name}_bg.wasm: bytes (gzipped)`, `${wasm.length.toLocaleString('en')} (${(gzipped / 1000).toFixed(1)} KB)`);
+  }
 } finally {
   await browser.close();
   server.close();

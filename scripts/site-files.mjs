@@ -33,9 +33,17 @@ export const SITE_FILES = Object.freeze([
   // Third-party code, copied from node_modules by ./lab (vendor_js).
   'www/vendor/uPlot.esm.js',
   'www/vendor/uPlot.min.css',
-  // Built by ./lab serve: the engine (wasm-pack) and the MNIST asset.
+  // Built by ./lab serve: the engine's five modules (wasm-pack) and the MNIST asset.
   'www/pkg/rbm_lab.js',
   'www/pkg/rbm_lab_bg.wasm',
+  'www/pkg/helper.js',
+  'www/pkg/helper_bg.wasm',
+  'www/pkg/files.js',
+  'www/pkg/files_bg.wasm',
+  'www/pkg/critic.js',
+  'www/pkg/critic_bg.wasm',
+  'www/pkg/guide.js',
+  'www/pkg/guide_bg.wasm',
   'www/data/mnist.bin',
 ]);
 

@@ -19,8 +19,8 @@
 //! - [`trigram`], [`critics`]: the article's first example, a trigram model of two
 //!   critics' five-word reviews.
 //! - [`linalg`], [`mathfn`], [`rng`]: the deterministic numerical kernels under them.
-//! - `wasm` (wasm32 only): the one module that meets JavaScript, with `wasm_guide`
-//!   beside it for the guide page.
+//! - `wasm` (wasm32 only): the one module that meets JavaScript; its cargo features
+//!   pick which of the page's five `.wasm` modules a build makes (see `wasm`).
 //!
 //! The core never touches the browser; everything but `wasm` runs under `cargo test`.
 
@@ -49,8 +49,6 @@ pub mod trigram;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
-#[cfg(target_arch = "wasm32")]
-pub mod wasm_guide;
 
 pub use error::{RbmError, Result};
 pub use linalg::Matrix;

@@ -137,32 +137,58 @@ pub fn from_json(text: &str) -> Result<ModelFile> {
     let hidden_bias = body
         .hidden_bias
         .ok_or_else(|| bad("missing field `hidden_bias`"))?;
-    let image_shape = match body.image_shape {
-        None => None,
-        Some([rows, cols]) => {
-            if size::product(&[rows, cols]) != Some(m) {
+    ModelFile::from_parts(
+        m as u64,
+        n as u64,
+        weights,
+        visible_bias,
+        hidden_bias,
+        body.image_shape,
+        body.training,
+    )
+}
+
+impl ModelFile {
+    /// A model file from its parts, checked as a file's are: the sizes, the picture's
+    /// shape against `n_visible`, the update count, and finite parameters.
+    pub fn from_parts(
+        n_visible: u64,
+        n_hidden: u64,
+        weights: Vec<f32>,
+        visible_bias: Vec<f32>,
+        hidden_bias: Vec<f32>,
+        image_shape: Option<[u64; 2]>,
+        training: Option<TrainingInfo>,
+    ) -> Result<ModelFile> {
+        let (m, n) =
+            crate::model::check_sizes(n_visible, n_hidden).map_err(|e| bad(e.to_string()))?;
+        let image_shape = match image_shape {
+            None => None,
+            Some([rows, cols]) => {
+                if size::product(&[rows, cols]) != Some(m) {
+                    return Err(bad(format!(
+                        "image_shape {rows} x {cols} does not have n_visible = {m} pixels"
+                    )));
+                }
+                Some((rows as usize, cols as usize))
+            }
+        };
+        if let Some(training) = &training {
+            if training.steps_done > MAX_STEPS_DONE {
                 return Err(bad(format!(
-                    "image_shape {rows} x {cols} does not have n_visible = {m} pixels"
+                    "training.steps_done = {} is more than the {MAX_STEPS_DONE} updates a run can count",
+                    training.steps_done
                 )));
             }
-            Some((rows as usize, cols as usize))
         }
-    };
-    if let Some(training) = &body.training {
-        if training.steps_done > MAX_STEPS_DONE {
-            return Err(bad(format!(
-                "training.steps_done = {} is more than the {MAX_STEPS_DONE} updates a run can count",
-                training.steps_done
-            )));
-        }
+        let model = Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(ModelFile {
+            model,
+            image_shape,
+            training,
+        })
     }
-    let model = Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)
-        .map_err(|e| bad(e.to_string()))?;
-    Ok(ModelFile {
-        model,
-        image_shape,
-        training: body.training,
-    })
 }
 
 fn megabytes(bytes: u64) -> String {

@@ -3,8 +3,104 @@
 //! `rand`'s `SmallRng` is a different algorithm on 32- and 64-bit targets, so a seed
 //! would give different samples natively and in the browser. Xoshiro256++ is fixed.
 
+use rand::rand_core::impls::fill_bytes_via_next;
 use rand::{Rng as _, RngCore, SeedableRng};
-pub use rand_xoshiro::Xoshiro256PlusPlus as Rng;
+
+/// Xoshiro256++ (Blackman and Vigna, 2019): four words of state, 2^256 - 1 period.
+///
+/// Written here rather than taken from `rand_xoshiro` (whose stream it repeats bit for
+/// bit, tested below) because a run's snapshot must save and restore the state, and
+/// that crate shows its state only through serde: the browser's `lab` module would
+/// then need a JSON library for four numbers ([`Rng::state_text`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rng {
+    s: [u64; 4],
+}
+
+impl Rng {
+    /// The state as the text older snapshots hold (`{"s":[a,b,c,d]}`, what serde_json
+    /// wrote for `rand_xoshiro`'s generator).
+    pub fn state_text(&self) -> String {
+        let [a, b, c, d] = self.s;
+        format!("{{\"s\":[{a},{b},{c},{d}]}}")
+    }
+
+    /// A generator from [`Rng::state_text`]'s text; `None` unless the text is exactly
+    /// that form with four words, not all zero (a fixed point: every later number
+    /// would be 0).
+    pub fn from_state_text(text: &[u8]) -> Option<Rng> {
+        let inner = std::str::from_utf8(text)
+            .ok()?
+            .strip_prefix("{\"s\":[")?
+            .strip_suffix("]}")?;
+        let mut s = [0u64; 4];
+        let mut words = inner.split(',');
+        for word in &mut s {
+            let digits = words.next()?;
+            // u64's parser also takes a leading '+', which serde_json never wrote.
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            *word = digits.parse().ok()?;
+        }
+        (words.next().is_none() && s != [0; 4]).then_some(Rng { s })
+    }
+}
+
+impl RngCore for Rng {
+    #[inline]
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    #[inline]
+    fn next_u64(&mut self) -> u64 {
+        let s = &mut self.s;
+        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        fill_bytes_via_next(self, dest);
+    }
+}
+
+impl SeedableRng for Rng {
+    type Seed = [u8; 32];
+
+    /// The state read from the seed's bytes (little-endian words); the all-zero seed,
+    /// which xoshiro cannot leave, becomes `seed_from_u64(0)`.
+    fn from_seed(seed: [u8; 32]) -> Rng {
+        let mut s = [0u64; 4];
+        for (word, bytes) in s.iter_mut().zip(seed.chunks_exact(8)) {
+            *word = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+        }
+        if s == [0; 4] {
+            return Rng::seed_from_u64(0);
+        }
+        Rng { s }
+    }
+
+    /// The four words of state are the next four outputs of SplitMix64 started at `seed`.
+    fn seed_from_u64(seed: u64) -> Rng {
+        let mut x = seed;
+        let s = core::array::from_fn(|_| {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        });
+        Rng { s }
+    }
+}
 
 /// A generator from a user's seed.
 pub fn seeded(seed: u64) -> Rng {
@@ -69,6 +165,79 @@ pub fn sample_bernoulli(rng: &mut Rng, prob: &[f32], out: &mut [f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stream_is_rand_xoshiros() {
+        use rand_xoshiro::Xoshiro256PlusPlus as Theirs;
+        let seeds = [
+            0,
+            1,
+            2,
+            42,
+            2010,
+            u32::MAX as u64,
+            u64::MAX,
+            0x9e37_79b9_7f4a_7c15,
+        ];
+        for seed in seeds
+            .into_iter()
+            .chain((0..200).map(|i| stream_seed(7, i, i * 3)))
+        {
+            let (mut ours, mut theirs) = (seeded(seed), Theirs::seed_from_u64(seed));
+            // Interleaved widths, as the engine draws them.
+            for i in 0..64 {
+                if i % 3 == 0 {
+                    assert_eq!(ours.next_u32(), theirs.next_u32(), "seed {seed}, draw {i}");
+                } else {
+                    assert_eq!(ours.next_u64(), theirs.next_u64(), "seed {seed}, draw {i}");
+                }
+            }
+            assert_eq!(
+                index(&mut ours, 1000),
+                theirs.random_range(0..1000u32) as usize
+            );
+            // The saved text is what serde_json wrote for their generator.
+            assert_eq!(ours.state_text(), serde_json::to_string(&theirs).unwrap());
+        }
+        let bytes: [u8; 32] = core::array::from_fn(|i| (i * 37 + 1) as u8);
+        let (mut ours, mut theirs) = (Rng::from_seed(bytes), Theirs::from_seed(bytes));
+        assert_eq!(ours.next_u64(), theirs.next_u64());
+        let (mut ours, mut theirs) = (Rng::from_seed([0; 32]), Theirs::from_seed([0; 32]));
+        assert_eq!(ours.next_u64(), theirs.next_u64());
+        let mut filled = ([0u8; 13], [0u8; 13]);
+        seeded(5).fill_bytes(&mut filled.0);
+        Theirs::seed_from_u64(5).fill_bytes(&mut filled.1);
+        assert_eq!(filled.0, filled.1);
+    }
+
+    #[test]
+    fn state_text_round_trips_and_refuses_anything_else() {
+        let mut rng = seeded(99);
+        rng.next_u64();
+        let text = rng.state_text();
+        let mut back = Rng::from_state_text(text.as_bytes()).unwrap();
+        assert_eq!(back, rng);
+        assert_eq!(back.next_u64(), rng.next_u64());
+        let max = u64::MAX;
+        assert!(Rng::from_state_text(format!("{{\"s\":[{max},0,0,1]}}").as_bytes()).is_some());
+        for bad in [
+            "",
+            "{\"s\":[0,0,0,0]}",
+            "{\"s\":[1,2,3]}",
+            "{\"s\":[1,2,3,4,5]}",
+            "{\"s\":[1,2,3,+4]}",
+            "{\"s\":[1,2,3,-4]}",
+            "{\"s\":[1,2,3,4.0]}",
+            "{\"s\":[1,2,3,18446744073709551616]}",
+            "{\"s\":[1,2,3,4]} ",
+            "{\"s\": [1,2,3,4]}",
+            "{\"s\":[1,,3,4]}",
+            "{\"t\":[1,2,3,4]}",
+        ] {
+            assert!(Rng::from_state_text(bad.as_bytes()).is_none(), "{bad}");
+        }
+        assert!(Rng::from_state_text(&[0xff, 0xfe]).is_none());
+    }
 
     #[test]
     fn fresh_seeds_differ() {

@@ -1060,11 +1060,32 @@ impl Trainer {
     }
 }
 
+/// How a snapshot writes and reads its settings (a JSON object's text). Natively
+/// [`SettingsText::SERDE_JSON`]; the browser's `lab` module, which carries no JSON
+/// library, uses the browser's own (`wasm/lab.rs`). Both read what the other wrote.
+pub struct SettingsText {
+    pub write: fn(&TrainConfig) -> Result<Vec<u8>>,
+    /// Errors are the reader's words; the snapshot names the field.
+    pub read: fn(&[u8]) -> core::result::Result<TrainConfig, String>,
+}
+
+impl SettingsText {
+    pub const SERDE_JSON: SettingsText = SettingsText {
+        write: |config| serde_json::to_vec(config).map_err(|e| snapshot::bad(e.to_string())),
+        read: |bytes| serde_json::from_slice(bytes).map_err(|e| e.to_string()),
+    };
+}
+
 impl Trainer {
     /// The whole state of the run as bytes (see [`crate::snapshot`]): restoring it
     /// with [`Trainer::from_snapshot`] on the same data continues bit for bit. Refused
     /// while an update is in progress (finish it first).
     pub fn to_snapshot(&self) -> Result<Vec<u8>> {
+        self.to_snapshot_with(&SettingsText::SERDE_JSON)
+    }
+
+    /// [`Trainer::to_snapshot`], writing the settings with `settings`.
+    pub fn to_snapshot_with(&self, settings: &SettingsText) -> Result<Vec<u8>> {
         if self.update_in_progress() {
             return Err(snapshot::bad(
                 "an update is in progress; finish it before saving",
@@ -1073,14 +1094,14 @@ impl Trainer {
         let c = self.config.get();
         let (m, n) = (self.model.n_visible(), self.model.n_hidden());
         let mut w = snapshot::Writer::new(snapshot::TRAINER_MAGIC);
-        w.bytes(&serde_json::to_vec(c).map_err(|e| snapshot::bad(e.to_string()))?);
+        w.bytes(&(settings.write)(c)?);
         w.u64(m as u64);
         w.u64(n as u64);
         w.u64(self.data.rows() as u64);
         w.u64(snapshot::fingerprint(&self.data));
         w.u64(self.steps_done);
         w.u64(self.cursor as u64);
-        w.rng(&self.rng)?;
+        w.rng(&self.rng);
         w.f32s(self.model.weights());
         w.f32s(self.model.visible_bias());
         w.f32s(self.model.hidden_bias());
@@ -1126,10 +1147,19 @@ impl Trainer {
     /// (checked by fingerprint). Every field is validated; nothing a damaged snapshot
     /// holds can make a later update panic.
     pub fn from_snapshot(bytes: &[u8], data: &Matrix) -> Result<Trainer> {
+        Trainer::from_snapshot_with(bytes, data, &SettingsText::SERDE_JSON)
+    }
+
+    /// [`Trainer::from_snapshot`], reading the settings with `settings`.
+    pub fn from_snapshot_with(
+        bytes: &[u8],
+        data: &Matrix,
+        settings: &SettingsText,
+    ) -> Result<Trainer> {
         use snapshot::bad;
         let mut r = snapshot::Reader::new(bytes, snapshot::TRAINER_MAGIC, "training run")?;
-        let config: TrainConfig = serde_json::from_slice(r.bytes(64 * 1024)?)
-            .map_err(|e| bad(format!("settings: {e}")))?;
+        let config: TrainConfig =
+            (settings.read)(r.bytes(64 * 1024)?).map_err(|e| bad(format!("settings: {e}")))?;
         let m = r.count("the visible units", crate::limits::MAX_UNITS as u64)?;
         let n = r.count("the hidden units", crate::limits::MAX_UNITS as u64)?;
         let rows = r.count("the training examples", size::MAX_OUTSIDE_SIZE)?;

@@ -12,6 +12,16 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// A model's JSON file, through the `files` module as the page writes it.
+fn to_json(rbm: &JsRbm) -> Result<String, wasm_bindgen::JsError> {
+    rbm_lab::wasm::files::write_model_json(rbm.parts()?)
+}
+
+/// A model from a JSON file, through the `files` module as the page reads it.
+fn from_json(text: &str) -> Result<JsRbm, wasm_bindgen::JsError> {
+    JsRbm::from_parts(rbm_lab::wasm::files::read_model_json(text)?)
+}
+
 fn message_of(error: wasm_bindgen::JsError) -> String {
     JsValue::from(error)
         .dyn_into::<js_sys::Error>()
@@ -40,7 +50,7 @@ fn pinned_values_equal_the_native_ones() {
     let stats: serde_json::Value = serde_wasm_bindgen::from_value(last).unwrap();
     let reconstruction_error = stats["reconstruction_error"].as_f64().unwrap();
     let rbm = trainer.model().unwrap();
-    let text = rbm.to_json().unwrap();
+    let text = to_json(&rbm).unwrap();
     let model = modelfile::from_json(&text).unwrap().model;
     let log_z = rbm.log_partition(1.0).unwrap();
     let mut chains = JsChains::new(&rbm, 10.0, 3).unwrap();
@@ -82,9 +92,9 @@ fn create_train_sample_export_import() {
 
     let rbm = trainer.model().unwrap();
     assert_eq!(rbm.image_shape(), Some(vec![3, 3]));
-    let text = rbm.to_json().unwrap();
-    let again = JsRbm::from_json(&text).unwrap();
-    assert_eq!(again.to_json().unwrap(), text);
+    let text = to_json(&rbm).unwrap();
+    let again = from_json(&text).unwrap();
+    assert_eq!(to_json(&again).unwrap(), text);
     assert_eq!(again.mean_log_likelihood(&data).unwrap(), after);
 
     let mut chains = JsChains::new(&again, 32.0, 1).unwrap();
@@ -127,7 +137,21 @@ fn bad_input_throws_with_the_core_message() {
         "{message}"
     );
 
-    let message = message_of(JsRbm::from_json("{\"format\": \"other\"}").err().unwrap());
+    // As JSON would: a key whose value is undefined is left out; an array is no settings.
+    let undefined = js_object(r#"{"n_hidden": 3, "batch_size": 2}"#);
+    js_sys::Reflect::set(&undefined, &"learning_rate".into(), &JsValue::UNDEFINED).unwrap();
+    let trainer = JsTrainer::new(undefined, &data).unwrap();
+    let config: serde_json::Value =
+        serde_wasm_bindgen::from_value(trainer.config().unwrap()).unwrap();
+    assert_eq!(config["n_hidden"], 3);
+    assert_eq!(
+        config["learning_rate"].as_f64().unwrap() as f32,
+        rbm_lab::TrainConfig::default().learning_rate
+    );
+    let message = message_of(JsTrainer::new(js_object("[6]"), &data).err().unwrap());
+    assert!(message.contains("not a plain object"), "{message}");
+
+    let message = message_of(from_json("{\"format\": \"other\"}").err().unwrap());
     assert!(message.contains("format is \"other\""), "{message}");
 
     let message = message_of(JsDataset::from_packed(b"garbage", "all").err().unwrap());
@@ -166,7 +190,7 @@ fn outside_input_is_refused_without_a_trap() {
     text.push_str(&"0,".repeat(50_000_000));
     text.push_str("0]}");
     for _ in 0..4 {
-        let message = message_of(JsRbm::from_json(&text).err().unwrap());
+        let message = message_of(from_json(&text).err().unwrap());
         assert!(
             message.contains("far more than a 784 x 1 model needs"),
             "{message}"
@@ -175,11 +199,11 @@ fn outside_input_is_refused_without_a_trap() {
     drop(text);
     let data = JsDataset::bars_and_stripes(3.0).unwrap();
     let trainer = JsTrainer::new(js_object(r#"{"batch_size": 7}"#), &data).unwrap();
-    assert!(trainer.model().unwrap().to_json().is_ok());
+    assert!(to_json(&trainer.model().unwrap()).is_ok());
 
     // Defect 5: sizes that wrap to small numbers in 32 bits.
     let wrapped = r#"{"format":"rbm-lab-model","version":1,"n_visible":65536,"n_hidden":65536,"weights":[],"visible_bias":[],"hidden_bias":[]}"#;
-    assert!(message_of(JsRbm::from_json(wrapped).err().unwrap()).contains("65536 x 65536"));
+    assert!(message_of(from_json(wrapped).err().unwrap()).contains("65536 x 65536"));
     let mut packed = b"RBMB\x01".to_vec();
     packed.extend_from_slice(&(1u32 << 19).to_le_bytes());
     packed.extend_from_slice(&[0, 1, 0, 1, 0]);
@@ -215,8 +239,8 @@ fn slices_snapshots_and_jobs_work_through_the_boundary() {
     }
     assert!(calls > 30, "{calls}");
     assert_eq!(
-        sliced.model().unwrap().to_json().unwrap(),
-        whole.model().unwrap().to_json().unwrap()
+        to_json(&sliced.model().unwrap()).unwrap(),
+        to_json(&whole.model().unwrap()).unwrap()
     );
 
     let bytes = sliced.snapshot().unwrap();
@@ -225,8 +249,8 @@ fn slices_snapshots_and_jobs_work_through_the_boundary() {
     restored.steps(5.0).unwrap();
     whole.steps(5.0).unwrap();
     assert_eq!(
-        restored.model().unwrap().to_json().unwrap(),
-        whole.model().unwrap().to_json().unwrap()
+        to_json(&restored.model().unwrap()).unwrap(),
+        to_json(&whole.model().unwrap()).unwrap()
     );
 
     restored.start_evaluation().unwrap();
@@ -245,6 +269,55 @@ fn slices_snapshots_and_jobs_work_through_the_boundary() {
         }
     };
     assert_eq!(p, restored.visible_distribution(1.0).unwrap());
+}
+
+/// The `lab` module writes a run's settings with the browser's JSON (it carries no JSON
+/// library); runs saved before that were written by serde_json, as the native engine
+/// still writes them. Each reads the other's snapshot, every setting to the bit, and
+/// the run continues with the same bits either way.
+#[wasm_bindgen_test]
+fn snapshot_settings_cross_between_the_browsers_json_and_serde_json() {
+    use rbm_lab::train::Trainer;
+    let config = r#"{"n_hidden": 5, "algorithm": "tempering", "k": 2, "temperatures": 3,
+        "beta_min": 0.37, "learning_rate": 0.07, "momentum": 0.3, "weight_decay": 0.0002,
+        "sparsity_target": 0.05, "sparsity_cost": 0.01, "centring": true, "decay_epochs": 7,
+        "final_learning_rate": 0.003, "batch_size": 10, "persistent_chains": 10, "seed": 9}"#;
+    let data = JsDataset::bars_and_stripes(4.0).unwrap();
+    let images = rbm_lab::data::bars_and_stripes(4).unwrap().images;
+    let mut browser = JsTrainer::new(js_object(config), &data).unwrap();
+    browser.steps(7.0).unwrap();
+    let evaluation = browser.evaluation_state().unwrap();
+
+    let written_here = browser.snapshot().unwrap();
+    let mut native = Trainer::from_snapshot(&written_here, &images).unwrap();
+    let expected: rbm_lab::TrainConfig = serde_json::from_str(config).unwrap();
+    assert_eq!(native.config(), &expected);
+
+    let written_natively = native.to_snapshot().unwrap();
+    assert_ne!(
+        written_natively, written_here,
+        "the two JSON texts differ in their digits"
+    );
+    let mut again = JsTrainer::from_snapshot(&written_natively, &evaluation, &data).unwrap();
+    assert_eq!(again.snapshot().unwrap(), written_here);
+
+    browser.steps(5.0).unwrap();
+    again.steps(5.0).unwrap();
+    for _ in 0..5 {
+        native.step(&|| 0.0).unwrap();
+    }
+    let model = |t: &JsTrainer| to_json(&t.model().unwrap()).unwrap();
+    assert_eq!(model(&again), model(&browser));
+    let native_file = rbm_lab::modelfile::ModelFile {
+        model: native.model().clone(),
+        image_shape: Some((4, 4)),
+        training: None,
+    };
+    let native_model = modelfile::to_json(&native_file).unwrap();
+    assert_eq!(
+        modelfile::from_json(&native_model).unwrap().model,
+        modelfile::from_json(&model(&browser)).unwrap().model
+    );
 }
 
 /// The critic through the boundary: learning, sampling, completing, scoring, tables.

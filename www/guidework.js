@@ -1,12 +1,21 @@
 // The guide page's requests, answered in the lab's worker (worker.js routes the
 // `guide` command here). Every number comes from the engine: exact enumeration on the
-// tiny models (wasm_guide.rs) and the lab's own Trainer for the race. Each request is
+// tiny models (the guide module, src/wasm/guide.rs) and the lab's own Trainer for the race. Each request is
 // small: the tiny models have at most 2^12 joint states, and the race advances its
 // five trainers by a bounded number of updates per request.
-import {
-  Dataset, Trainer, GuideChain, guideJointTable, guideHiddenInputs, guideGradient, guideGradientStep,
-  guideClamped, guideParamsOf, guideSigmoid,
-} from './pkg/rbm_lab.js';
+import { Dataset, Trainer } from './pkg/rbm_lab.js';
+
+/** The engine's guide module (src/wasm/guide.rs), handed over before each request. */
+let guide = null;
+export function useGuideModule(module) {
+  guide = module;
+}
+
+/** A lab model as the guide module's tiny model: `{nVisible, nHidden, weights, visibleBias, hiddenBias}`. */
+function tinyParams(model) {
+  const { nVisible, nHidden, weights, visibleBias, hiddenBias } = model.parts();
+  return { nVisible, nHidden, weights: Array.from(weights), visibleBias: Array.from(visibleBias), hiddenBias: Array.from(hiddenBias) };
+}
 
 /** The race of step 8 and the picture model of step 2: 3 x 3 bars and stripes. */
 const SIDE = 3;
@@ -56,12 +65,12 @@ function freeRace() {
 }
 
 export const GUIDE_ACTIONS = {
-  joint: ({ params }) => guideJointTable(params),
-  inputs: ({ params, visible }) => guideHiddenInputs(params, Float32Array.from(visible)),
-  gradient: ({ params, patterns }) => guideGradient(params, Float32Array.from(patterns.flat())),
-  gradientStep: ({ params, patterns, rate }) => guideGradientStep(params, Float32Array.from(patterns.flat()), rate),
-  clamped: ({ params, clamp }) => Array.from(guideClamped(params, Int8Array.from(clamp))),
-  sigmoid: ({ xs }) => Array.from(guideSigmoid(Float64Array.from(xs))),
+  joint: ({ params }) => guide.guideJointTable(params),
+  inputs: ({ params, visible }) => guide.guideHiddenInputs(params, Float32Array.from(visible)),
+  gradient: ({ params, patterns }) => guide.guideGradient(params, Float32Array.from(patterns.flat())),
+  gradientStep: ({ params, patterns, rate }) => guide.guideGradientStep(params, Float32Array.from(patterns.flat()), rate),
+  clamped: ({ params, clamp }) => Array.from(guide.guideClamped(params, Int8Array.from(clamp))),
+  sigmoid: ({ xs }) => Array.from(guide.guideSigmoid(Float64Array.from(xs))),
 
   /** Step 2's model: 6 hidden units trained by the exact gradient on 3 x 3 bars and stripes. */
   pictureModel() {
@@ -70,7 +79,7 @@ export const GUIDE_ACTIONS = {
       try {
         t.steps(2000);
         const model = t.model();
-        pictureModel = { params: guideParamsOf(model), logLikelihood: t.meanLogLikelihood(barsData()), patterns: barsData().len() };
+        pictureModel = { params: tinyParams(model), logLikelihood: t.meanLogLikelihood(barsData()), patterns: barsData().len() };
         model.free();
       } finally {
         t.free();
@@ -81,7 +90,7 @@ export const GUIDE_ACTIONS = {
 
   /** A new chain on `params` with its weights scaled by `scale`, from visible state `start`. */
   chainNew({ name, params, scale, start, seed }) {
-    const chain = new GuideChain(params, scale, start, seed);
+    const chain = new guide.GuideChain(params, scale, start, seed);
     chains.get(name)?.free();
     chains.set(name, chain);
     return chain.state();

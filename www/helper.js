@@ -4,7 +4,7 @@
 // is replaced, or its shard computed elsewhere, without changing a bit of the run.
 // In: {job, bytes} (or {crash: true} from the page tests: fail the next job). Out: {job, bytes} or
 // {job, error}. Bytes are transferred both ways.
-import init, { runShard } from './pkg/rbm_lab.js';
+import init, { runShard } from './pkg/helper.js';
 
 const ready = init();
 // A failed load is reported with the next job (as an error answer), not as an

@@ -11,11 +11,11 @@
 // long synchronous calls (reading a model file) the worker says how long it expects
 // to be busy, so the page's watchdog does not mistake it for a hang.
 import init, {
-  Dataset, Trainer, Chains, Rbm, Critics, settingLimits, randomSeed, checkPageSetting, updateCost, gibbsStepCost,
+  Dataset, Trainer, Chains, Rbm, settingLimits, randomSeed, checkPageSetting, updateCost, gibbsStepCost,
   freeEnergyCost, distributionCost, injectPanic,
 } from './pkg/rbm_lab.js';
 import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
-import { GUIDE_ACTIONS } from './guidework.js';
+import { GUIDE_ACTIONS, useGuideModule } from './guidework.js';
 import { trainingSettings } from './settings.js';
 import { HelperPool } from './helpers.js';
 
@@ -1005,14 +1005,16 @@ const HANDLERS = {
     postFrame(statusWord());
   },
 
-  save() {
+  async save() {
+    if (!lab) return;
+    const files = await engineModule('files');
     if (!lab) return;
     finishPendingUpdate();
     const weights = lab.m * lab.trainer.nHidden;
     if (weights > 1e6) announceBusy('writing the model file', weights / 5000);
     const rbm = lab.trainer.model();
     try {
-      postMessage({ status: 'saved', text: rbm.toJson(), fileName: fileName() });
+      postMessage({ status: 'saved', text: files.writeModelJson(rbm.parts()), fileName: fileName() });
     } finally {
       rbm.free();
     }
@@ -1021,8 +1023,9 @@ const HANDLERS = {
   /** A model file: JSON `text`, or safetensors `bytes` (an ArrayBuffer). */
   async load({ text, bytes, settings, data }) {
     validate(settings);
+    const files = await engineModule('files');
     announceBusy('reading the model file', (text ?? '').length / 20000 + (bytes?.byteLength ?? 0) / 200000 + 200);
-    const rbm = bytes ? Rbm.fromSafetensors(new Uint8Array(bytes)) : Rbm.fromJson(text);
+    const rbm = Rbm.fromParts(bytes ? files.readModelSafetensors(new Uint8Array(bytes)) : files.readModelJson(text));
     let loaded = null;
     try {
       try {
@@ -1123,10 +1126,16 @@ const HANDLERS = {
   },
 
   /** The critic panel's requests: answered with the same id, errors as messages. */
-  critic: panelRequests('critic', () => CRITIC_ACTIONS, 'critic action'),
+  critic: panelRequests('critic', async () => {
+    criticModule = await engineModule('critic');
+    return CRITIC_ACTIONS;
+  }, 'critic action'),
 
   /** The guide page's requests (guidework.js): answered with the same id. */
-  guide: panelRequests('guide', () => GUIDE_ACTIONS, 'guide action'),
+  guide: panelRequests('guide', async () => {
+    useGuideModule(await engineModule('guide'));
+    return GUIDE_ACTIONS;
+  }, 'guide action'),
 
   /** The "use the model" panel's requests: answered with the same id. */
   use: panelRequests('use', () => USE_ACTIONS, 'action', () => {
@@ -1196,6 +1205,8 @@ function completionSlice() {
 
 // ---- the critic (the article's first example) ---------------------------------------------
 
+/** The engine's critic module (src/wasm/critic.rs), loaded on the panel's first request. */
+let criticModule = null;
 let critics = null;
 
 function learnedCritics() {
@@ -1204,10 +1215,10 @@ function learnedCritics() {
 }
 
 const CRITIC_ACTIONS = {
-  corpus: () => Critics.builtInCorpus(),
+  corpus: () => criticModule.Critics.builtInCorpus(),
   /** New models from the reviews; the old ones stay if these cannot be learned. */
   train({ names, reviews, k, seed, heldOut }) {
-    const next = new Critics(names, reviews, k, seed >>> 0);
+    const next = new criticModule.Critics(names, reviews, k, seed >>> 0);
     critics?.free();
     critics = next;
     const [right, total] = critics.attributionScore(heldOut);
@@ -1222,13 +1233,14 @@ const CRITIC_ACTIONS = {
 /**
  * A handler for a panel's requests `{action, id, ...fields}`: the action's result, or
  * its error as a message, comes back under `status` with the same id. `actions()`
- * gives the table (looked up late: the tables are defined after the handlers);
- * `check` runs before the action and throws when it cannot run yet.
+ * gives the table, or a promise of it (looked up late: the tables are defined after
+ * the handlers, and their engine module loads on the first request); `check` runs
+ * before the action and throws when it cannot run yet.
  */
 function panelRequests(status, actions, what, check = () => {}) {
-  return ({ action, id, ...request }) => {
-    const act = actions()[action];
+  return async ({ action, id, ...request }) => {
     try {
+      const act = (await actions())[action];
       if (!act) throw new Error(`unknown ${what} ${action}`);
       check();
       postMessage({ status, id, action, result: act(request) });
@@ -1237,6 +1249,26 @@ function panelRequests(status, actions, what, check = () => {}) {
       postMessage({ status, id, action, error: String(error?.message ?? error) });
     }
   };
+}
+
+/**
+ * One of the engine's other modules (src/wasm/mod.rs: files, critic, guide), fetched
+ * and instantiated on its first use; a module that fails to load is tried again on
+ * the next request.
+ */
+const otherModules = new Map();
+function engineModule(name) {
+  if (!otherModules.has(name)) {
+    const loading = import(`./pkg/${name}.js`).then(async (module) => {
+      await module.default();
+      return module;
+    }).catch((error) => {
+      otherModules.delete(name);
+      throw new Error(`the engine's ${name} module did not load (${error?.message ?? error}): check the connection and try again`);
+    });
+    otherModules.set(name, loading);
+  }
+  return otherModules.get(name);
 }
 
 // Messages are handled one at a time, in order, once the engine has loaded. A ping is

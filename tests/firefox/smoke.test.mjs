@@ -1,6 +1,6 @@
 // Another browser: Debian's Firefox ESR driven through geckodriver (W3C WebDriver, by
-// the Selenium project's bindings). The page loads, builds MNIST, trains bars and
-// stripes and pauses, with no error shown. (The engine's own browser tests run in
+// the Selenium project's bindings). The page loads, builds MNIST, learns the critics
+// (a second engine module), trains bars and stripes and pauses, with no error shown. (The engine's own browser tests run in
 // Firefox too: `wasm-pack test --firefox`, from ./lab test.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,13 +53,17 @@ async function assertNoErrors(driver) {
   assert.deepEqual(await driver.executeScript('return window.caughtErrors ?? []'), []);
 }
 
-test('Firefox ESR: the lab loads MNIST, trains bars and stripes, pauses, with no error', async () => {
+test('Firefox ESR: the lab loads MNIST and the critics, trains bars and stripes, pauses, with no error', async () => {
   await withFirefox(async (driver, origin) => {
     await driver.get(`${origin}/#seed=1`);
     await watchErrors(driver);
     // MNIST's defaults: the 64 chains drawn as 28 x 28 pictures.
     await waitForStatus(driver, /^Ready\. step 0 · epoch 0\.00 of \d+$/);
     assert.ok(await driver.executeScript("return document.getElementById('samples').width") >= 28 * 8);
+    // The critics learn on load, in the engine's critic module: a second wasm module
+    // that the worker imports when first asked (src/wasm/mod.rs).
+    await driver.wait(async () => /attributed to the right critic/.test(
+      await driver.executeScript("return document.getElementById('critic-status').textContent")), 30000);
     await assertNoErrors(driver);
 
     await driver.get(`${origin}/#seed=1&data=bars&side=4&epochs=100000`);

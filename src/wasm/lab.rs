@@ -1,25 +1,11 @@
-//! The boundary with JavaScript: the only module that uses wasm-bindgen, js-sys or web-sys.
-//!
-//! Each exported class owns core state behind an opaque handle. Large buffers
-//! (samples, probabilities, weights) are read from JS as views into wasm memory
-//! through the `*Ptr` methods and the instance's exported `memory` (what the
-//! generated `init()` resolves to); small results come back as plain objects through
-//! serde-wasm-bindgen. Every fallible call returns `Result<_, JsError>`, so a bad
-//! input becomes a JS exception carrying the core's message.
-//!
-//! Numbers that are counts arrive as `f64` and go through [`limits::engine_count`]:
-//! wasm-bindgen would otherwise truncate 1.7 to 1 and wrap -1 to 4294967295.
-//!
-//! Nothing here should panic on any input. If something does (a bug), the panic hook
-//! hands the message to `globalThis.rbmLabEnginePanic` before the trap, and the page
-//! replaces the whole instance: after a trap a wasm instance's objects may stay
-//! borrowed, so it is never used again.
+//! The `lab` module: everything the lab's worker and the guide use (see `mod.rs`).
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
+use super::{count_in, js_error, now_ms, to_js};
 use crate::ais::{self, Ais, AisConfig};
 use crate::cost;
-use crate::critics::{self, Critic};
 use crate::data::{self, Dataset};
 use crate::error::RbmError;
 use crate::exact::{self, VisibleDistributionJob};
@@ -27,45 +13,11 @@ use crate::inference::{self, Completion, Denoise};
 use crate::limits::{self, Column};
 use crate::linalg::Matrix;
 use crate::model::{GibbsChains, Rbm};
-use crate::modelfile::{self, ModelFile, TrainingInfo};
+use crate::modelfile::{ModelFile, TrainingInfo};
 use crate::monitor::{self, EvaluationJob};
 use crate::rng::{self, Rng};
 use crate::snapshot;
-use crate::train::{TrainConfig, Trainer};
-use crate::trigram::{self, TrigramModel};
-
-fn js_error(error: RbmError) -> JsError {
-    JsError::new(&error.to_string())
-}
-
-fn now_ms() -> f64 {
-    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("performance"))
-        .ok()
-        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
-        .map(|p| p.now())
-        .unwrap_or_else(js_sys::Date::now)
-}
-
-/// Plain JS objects (not `Map`s, which flattened structs would otherwise become).
-fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| JsError::new(&e.to_string()))
-}
-
-/// Installs the panic hook when the module is instantiated.
-#[wasm_bindgen(start)]
-pub fn start() {
-    std::panic::set_hook(Box::new(|info| {
-        let message = format!("engine panic: {info}");
-        let global = js_sys::global();
-        if let Ok(report) = js_sys::Reflect::get(&global, &JsValue::from_str("rbmLabEnginePanic")) {
-            if let Some(report) = report.dyn_ref::<js_sys::Function>() {
-                let _ = report.call1(&JsValue::NULL, &JsValue::from_str(&message));
-            }
-        }
-    }));
-}
+use crate::train::{SettingsText, TrainConfig, Trainer};
 
 /// A seed from the platform's randomness, for a first visit without one.
 #[wasm_bindgen(js_name = randomSeed)]
@@ -160,17 +112,6 @@ fn count(id: &'static str, value: f64) -> Result<usize, JsError> {
     limits::engine_count(id, value).map_err(js_error)
 }
 
-/// A whole number from JS between `min` and `max`, for arguments with no setting of their own.
-pub(crate) fn count_in(what: &str, value: f64, min: usize, max: usize) -> Result<usize, JsError> {
-    crate::size::from_js_number(value)
-        .filter(|v| (min..=max).contains(v))
-        .ok_or_else(|| {
-            JsError::new(&format!(
-                "{what} = {value} is not allowed: a whole number between {min} and {max}"
-            ))
-        })
-}
-
 /// An image side from JS: a whole number in the engine's range.
 fn side(value: f64) -> Result<u64, JsError> {
     Ok(count("image_side", value)? as u64)
@@ -200,15 +141,6 @@ pub fn simd_peak(iterations: f64) -> Result<f64, JsError> {
     let elapsed = now_ms() - started;
     core::hint::black_box((products, sums));
     Ok(iterations as f64 * 12.0 * 4.0 / (elapsed * 1e6))
-}
-
-/// A helper worker's whole job: one shard of a split update, from the bytes of its task
-/// (`Trainer.shardRequests`) to the bytes of its result (`Trainer.acceptShard`).
-#[wasm_bindgen(js_name = runShard)]
-pub fn run_shard(task: &[u8]) -> Result<Vec<u8>, JsError> {
-    let (model, task) = crate::shard::ShardTask::from_bytes(task).map_err(js_error)?;
-    let result = crate::shard::ShardJob::run(&model, task).map_err(js_error)?;
-    Ok(result.to_bytes())
 }
 
 #[wasm_bindgen(js_name = Dataset)]
@@ -293,38 +225,20 @@ pub struct JsRbm {
 
 #[wasm_bindgen(js_class = Rbm)]
 impl JsRbm {
-    /// Loads a model file (JSON text); throws with the file's problem.
-    #[wasm_bindgen(js_name = fromJson)]
-    pub fn from_json(text: &str) -> Result<JsRbm, JsError> {
-        modelfile::from_json(text)
-            .map(|file| JsRbm { file })
-            .map_err(js_error)
+    /// A model from the plain object of `rbm.parts()` or the files module's readers
+    /// (`{nVisible, nHidden, weights, visibleBias, hiddenBias, imageShape?, training?}`),
+    /// checked as a model file is; throws with the first problem.
+    #[wasm_bindgen(js_name = fromParts)]
+    pub fn from_parts(parts: JsValue) -> Result<JsRbm, JsError> {
+        Ok(JsRbm {
+            file: super::file_from_parts(&parts)?,
+        })
     }
 
-    /// The core model, for the guide's boundary.
-    pub(crate) fn core(&self) -> &Rbm {
-        &self.file.model
-    }
-
-    /// Loads a safetensors model file (tensors W, b, c; see `tensorfile`); throws with
-    /// the file's problem.
-    #[wasm_bindgen(js_name = fromSafetensors)]
-    pub fn from_safetensors(bytes: &[u8]) -> Result<JsRbm, JsError> {
-        crate::tensorfile::from_safetensors(bytes)
-            .map(|file| JsRbm { file })
-            .map_err(js_error)
-    }
-
-    /// The model file as safetensors bytes.
-    #[wasm_bindgen(js_name = toSafetensors)]
-    pub fn to_safetensors(&self) -> Result<Vec<u8>, JsError> {
-        crate::tensorfile::to_safetensors(&self.file).map_err(js_error)
-    }
-
-    /// The model file as JSON text.
-    #[wasm_bindgen(js_name = toJson)]
-    pub fn to_json(&self) -> Result<String, JsError> {
-        modelfile::to_json(&self.file).map_err(js_error)
+    /// The model as a plain object with copies of its parameters, for the files
+    /// module's writers (see `fromParts`).
+    pub fn parts(&self) -> Result<JsValue, JsError> {
+        super::parts_of(&self.file)
     }
 
     #[wasm_bindgen(getter, js_name = nVisible)]
@@ -557,24 +471,28 @@ impl JsTrainer {
         evaluation_state: &[u8],
         dataset: &JsDataset,
     ) -> Result<JsTrainer, JsError> {
-        let inner = Trainer::from_snapshot(bytes, &dataset.inner.images).map_err(js_error)?;
+        let inner = Trainer::from_snapshot_with(bytes, &dataset.inner.images, &BROWSER_JSON)
+            .map_err(js_error)?;
         let mut trainer = JsTrainer::wrap(inner, dataset.inner.image_shape);
-        trainer.evaluation_rng = serde_json::from_slice(evaluation_state)
-            .map_err(|e| JsError::new(&format!("saved run: evaluation generator: {e}")))?;
+        trainer.evaluation_rng = Rng::from_state_text(evaluation_state).ok_or_else(|| {
+            JsError::new(
+                "saved run: the evaluation generator's state is not four words, not all zero",
+            )
+        })?;
         Ok(trainer)
     }
 
     /// The whole training state as bytes (see `snapshot.rs`); throws while an update
     /// is part-way done.
     pub fn snapshot(&self) -> Result<Vec<u8>, JsError> {
-        self.inner.to_snapshot().map_err(js_error)
+        self.inner.to_snapshot_with(&BROWSER_JSON).map_err(js_error)
     }
 
     /// The evaluation generator's state, saved beside the snapshot so that a restored
     /// run's curves repeat too.
     #[wasm_bindgen(js_name = evaluationState)]
     pub fn evaluation_state(&self) -> Result<Vec<u8>, JsError> {
-        serde_json::to_vec(&self.evaluation_rng).map_err(|e| JsError::new(&e.to_string()))
+        Ok(self.evaluation_rng.state_text().into_bytes())
     }
 
     /// Keeps a copy of `dataset` as the held-out set of the learning curves.
@@ -1248,17 +1166,86 @@ impl JsTrainer {
     }
 }
 
-/// Settings go through JSON text rather than serde-wasm-bindgen's object reader, which
-/// skips unknown keys: a misspelt setting must be an error, not silently ignored.
+/// Settings from a plain object, as JSON would take them: keys whose value is
+/// `undefined` are left out (as `JSON.stringify` drops them), and a key that is not a
+/// setting is an error (serde-wasm-bindgen's reader would skip it silently, and a
+/// misspelt setting must not be ignored).
 fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
     if config.is_undefined() || config.is_null() {
         return Ok(TrainConfig::default());
     }
-    let text: String = js_sys::JSON::stringify(&config)
-        .map_err(|_| JsError::new("training settings: not a plain object"))?
-        .into();
-    serde_json::from_str(&text).map_err(|e| JsError::new(&format!("training settings: {e}")))
+    let object = config
+        .dyn_ref::<js_sys::Object>()
+        .filter(|_| !js_sys::Array::is_array(&config))
+        .ok_or_else(|| JsError::new("training settings: not a plain object"))?;
+    let fields = field_names::<TrainConfig>();
+    let known = js_sys::Object::new();
+    for entry in js_sys::Object::entries(object).iter() {
+        let entry: js_sys::Array = entry.unchecked_into();
+        let (key, value) = (entry.get(0), entry.get(1));
+        if value.is_undefined() {
+            continue;
+        }
+        let name = key.as_string().unwrap_or_default();
+        if !fields.contains(&name.as_str()) {
+            let error =
+                <serde_wasm_bindgen::Error as serde::de::Error>::unknown_field(&name, fields);
+            return Err(JsError::new(&format!("training settings: {error}")));
+        }
+        js_sys::Reflect::set(&known, &key, &value)
+            .map_err(|_| JsError::new("training settings: not a plain object"))?;
+    }
+    serde_wasm_bindgen::from_value(known.into())
+        .map_err(|e| JsError::new(&format!("training settings: {e}")))
 }
+
+/// The field names serde reads for the struct `T`, found by asking `T` to read itself
+/// from a reader that only notes the names it is given.
+fn field_names<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{value::Error, Error as _, Visitor};
+    struct Names<'a>(&'a core::cell::Cell<&'static [&'static str]>);
+    impl<'de> serde::Deserializer<'de> for Names<'_> {
+        type Error = Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            self.0.set(fields);
+            Err(Error::custom("names only"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let names = core::cell::Cell::new(&[][..]);
+    let _ = T::deserialize(Names(&names));
+    names.get()
+}
+
+/// How the `lab` module writes and reads the settings inside a run's snapshot: as JSON
+/// text, through the browser's JSON (the module has no JSON library of its own; see
+/// `mod.rs`). `f32` settings are written with the digits of their `f64` value, which
+/// read back as the same `f32` here and natively.
+const BROWSER_JSON: SettingsText = SettingsText {
+    write: |config| {
+        let value = to_js(config).map_err(|_| snapshot::bad("the settings cannot be written"))?;
+        js_sys::JSON::stringify(&value)
+            .map(|text| String::from(text).into_bytes())
+            .map_err(|_| snapshot::bad("the settings cannot be written"))
+    },
+    read: |bytes| {
+        let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
+        let value = js_sys::JSON::parse(text).map_err(|_| "not JSON".to_string())?;
+        serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
+    },
+};
 
 /// Block-Gibbs chains of a fixed model, for watching samples.
 #[wasm_bindgen(js_name = Chains)]
@@ -1410,180 +1397,5 @@ impl JsChains {
     #[wasm_bindgen(js_name = visibleProbPtr)]
     pub fn visible_prob_ptr(&self) -> *const f32 {
         self.chains.visible_prob.as_slice().as_ptr()
-    }
-}
-
-/// Critic number `which` (a JS number) of `models`.
-fn pick(models: &[TrigramModel], which: f64) -> Result<&TrigramModel, JsError> {
-    crate::size::from_js_number(which)
-        .and_then(|i| models.get(i))
-        .ok_or_else(|| JsError::new(&format!("no critic number {which}")))
-}
-
-/// The critic: one trigram model per critic over a shared vocabulary (see `trigram.rs`).
-#[wasm_bindgen(js_name = Critics)]
-pub struct JsCritics {
-    names: Vec<String>,
-    models: Vec<TrigramModel>,
-    rng: Rng,
-}
-
-#[derive(serde::Serialize)]
-struct CorpusOut {
-    name: String,
-    training: Vec<String>,
-    held_out: Vec<String>,
-}
-
-#[wasm_bindgen(js_class = Critics)]
-impl JsCritics {
-    /// The built-in corpus: `[{name, training, held_out}]`, reviews as written.
-    #[wasm_bindgen(js_name = builtInCorpus)]
-    pub fn built_in_corpus() -> Result<JsValue, JsError> {
-        let out: Vec<CorpusOut> = critics::built_in()
-            .into_iter()
-            .map(|c| CorpusOut {
-                name: c.name,
-                training: c.training,
-                held_out: c.held_out,
-            })
-            .collect();
-        to_js(&out)
-    }
-
-    /// Models of the critics named `names`, learned from `reviews` (one text per critic,
-    /// one review per line), with smoothing `k`; the sampler's generator is seeded.
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        names: Vec<String>,
-        reviews: Vec<String>,
-        k: f64,
-        seed: u32,
-    ) -> Result<JsCritics, JsError> {
-        if names.len() != reviews.len() || names.is_empty() {
-            return Err(JsError::new("one text of reviews is needed per critic"));
-        }
-        let corpus: Vec<Critic> = names
-            .iter()
-            .zip(&reviews)
-            .map(|(name, text)| Critic {
-                name: name.clone(),
-                training: text.lines().map(str::to_string).collect(),
-                held_out: Vec::new(),
-            })
-            .collect();
-        let models = critics::train_models(&corpus, k).map_err(js_error)?;
-        Ok(JsCritics {
-            names,
-            models,
-            rng: rng::seeded(u64::from(seed)),
-        })
-    }
-
-    fn model(&self, which: f64) -> Result<&TrigramModel, JsError> {
-        pick(&self.models, which)
-    }
-
-    /// The shared vocabulary, sorted.
-    pub fn vocabulary(&self) -> Vec<String> {
-        self.models[0].vocabulary().words().to_vec()
-    }
-
-    /// Reviews each model learned from.
-    #[wasm_bindgen(js_name = reviewCounts)]
-    pub fn review_counts(&self) -> Vec<u32> {
-        self.models.iter().map(|m| m.reviews() as u32).collect()
-    }
-
-    /// Critic `which`'s table for the context `first second` (either may be "<s>"),
-    /// each word read as reviews are (lower case, punctuation dropped).
-    pub fn table(&self, which: f64, first: &str, second: &str) -> Result<JsValue, JsError> {
-        let word = |w: &str| {
-            if w == trigram::START {
-                w.to_string()
-            } else {
-                trigram::tokenize(w)
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| w.to_lowercase())
-            }
-        };
-        to_js(&self.model(which)?.table(&word(first), &word(second)))
-    }
-
-    /// A new review by critic `which`, as words.
-    pub fn sample(&mut self, which: f64, temperature: f64) -> Result<Vec<String>, JsError> {
-        pick(&self.models, which)?
-            .sample(temperature, &mut self.rng)
-            .map_err(js_error)
-    }
-
-    /// The words of `text` followed by critic `which`'s continuation.
-    pub fn complete(
-        &mut self,
-        which: f64,
-        text: &str,
-        temperature: f64,
-    ) -> Result<Vec<String>, JsError> {
-        let words = trigram::tokenize(text);
-        if words.is_empty() {
-            return Err(JsError::new(
-                "there are no words to complete: type the first word or two of a review",
-            ));
-        }
-        pick(&self.models, which)?
-            .complete(&words, temperature, &mut self.rng)
-            .map_err(js_error)
-    }
-
-    /// `text` scored by every critic, and the log-likelihood ratio of the first two:
-    /// `{scores: [{log_probability, perplexity, words, unknown}], ratio}`.
-    pub fn attribute(&self, text: &str) -> Result<JsValue, JsError> {
-        #[derive(serde::Serialize)]
-        struct Attribution {
-            scores: Vec<trigram::Score>,
-            ratio: f64,
-        }
-        let review = trigram::tokenize(text);
-        let scores = self
-            .models
-            .iter()
-            .map(|m| m.score(&review))
-            .collect::<crate::Result<Vec<_>>>()
-            .map_err(js_error)?;
-        let ratio = scores[0].log_probability - scores.get(1).map_or(0.0, |s| s.log_probability);
-        to_js(&Attribution { scores, ratio })
-    }
-
-    /// How many of `reviews[c]` (one text per critic, one review per line) the models
-    /// attribute to critic c: `[right, total]`.
-    #[wasm_bindgen(js_name = attributionScore)]
-    pub fn attribution_score(&self, reviews: Vec<String>) -> Result<Vec<u32>, JsError> {
-        let (mut right, mut total) = (0u32, 0u32);
-        for (who, text) in reviews.iter().enumerate().take(self.models.len()) {
-            for review in text
-                .lines()
-                .map(trigram::tokenize)
-                .filter(|r| !r.is_empty())
-            {
-                let logs: Vec<f64> = self
-                    .models
-                    .iter()
-                    .map(|m| m.score(&review).map(|s| s.log_probability))
-                    .collect::<crate::Result<Vec<_>>>()
-                    .map_err(js_error)?;
-                let best = (0..logs.len())
-                    .max_by(|&a, &b| logs[a].total_cmp(&logs[b]))
-                    .unwrap_or(0);
-                right += u32::from(best == who);
-                total += 1;
-            }
-        }
-        Ok(vec![right, total])
-    }
-
-    /// The critics' names, as given.
-    pub fn names(&self) -> Vec<String> {
-        self.names.clone()
     }
 }

@@ -1,4 +1,4 @@
-//! The boundary for the guide page (wasm32 only, beside `wasm`): its tiny models cross
+//! The `guide` module (see `mod.rs`), for the guide page: its tiny models cross
 //! as plain objects `{nVisible, nHidden, weights, visibleBias, hiddenBias}` (weights
 //! row-major, `nVisible x nHidden`), and every result comes back as a plain object or
 //! array. Everything the guide shows is computed here, by [`crate::guide`].
@@ -6,21 +6,11 @@
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
+use super::{count_in, js_error, to_js};
 use crate::error::RbmError;
 use crate::guide::{self, ChainWalk, GradientTerms};
 use crate::linalg::Matrix;
 use crate::model::Rbm;
-use crate::wasm::{count_in, JsRbm};
-
-fn js_error(error: RbmError) -> JsError {
-    JsError::new(&error.to_string())
-}
-
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| JsError::new(&e.to_string()))
-}
 
 /// A tiny model as it crosses the boundary.
 #[derive(Serialize, Deserialize)]
@@ -66,12 +56,6 @@ fn rows_of(values: &[f32], width: usize) -> Result<Matrix, JsError> {
     }
     Matrix::from_vec(values.len() / width, width, values.to_vec())
         .ok_or_else(|| JsError::new("pattern count mismatch"))
-}
-
-/// The parameters of a model (for example a trainer's) as a tiny model's object.
-#[wasm_bindgen(js_name = guideParamsOf)]
-pub fn params_of(model: &JsRbm) -> Result<JsValue, JsError> {
-    to_js(&TinyParams::of(model.core()))
 }
 
 #[derive(Serialize)]
@@ -124,9 +108,20 @@ pub fn hidden_inputs(params: JsValue, visible: &[f32]) -> Result<JsValue, JsErro
                 / p_v
         })
         .collect();
-    to_js(
-        &serde_json::json!({ "input": inputs, "probability": probability, "fromTable": from_table, "visibleProbability": p_v }),
-    )
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Inputs {
+        input: Vec<f64>,
+        probability: Vec<f64>,
+        from_table: Vec<f64>,
+        visible_probability: f64,
+    }
+    to_js(&Inputs {
+        input: inputs,
+        probability,
+        from_table,
+        visible_probability: p_v,
+    })
 }
 
 /// The logistic sigmoid at each of `xs`, for drawing its curve.
@@ -176,11 +171,18 @@ pub fn gradient_step(params: JsValue, patterns: &[f32], rate: f32) -> Result<JsV
     let data = rows_of(patterns, rbm.n_visible())?;
     let (next, terms) = guide::gradient_step(&rbm, &data, rate).map_err(js_error)?;
     let after = crate::exact::mean_log_likelihood(&next, &data).map_err(js_error)?;
-    to_js(&serde_json::json!({
-        "params": TinyParams::of(&next),
-        "terms": Terms::of(&terms),
-        "logLikelihoodAfter": after,
-    }))
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Step {
+        params: TinyParams,
+        terms: Terms,
+        log_likelihood_after: f64,
+    }
+    to_js(&Step {
+        params: TinyParams::of(&next),
+        terms: Terms::of(&terms),
+        log_likelihood_after: after,
+    })
 }
 
 /// `p(v_i = 1 | clamped pixels)` for every pixel; `clamp[i]` is 0, 1 or -1 (free).

@@ -1,0 +1,201 @@
+//! The boundary with JavaScript: the only module that uses wasm-bindgen, js-sys or web-sys.
+//!
+//! Each exported class owns core state behind an opaque handle. Large buffers
+//! (samples, probabilities, weights) are read from JS as views into wasm memory
+//! through the `*Ptr` methods and the instance's exported `memory` (what the
+//! generated `init()` resolves to); small results come back as plain objects through
+//! serde-wasm-bindgen. Every fallible call returns `Result<_, JsError>`, so a bad
+//! input becomes a JS exception carrying the core's message.
+//!
+//! Numbers that are counts arrive as `f64` and go through [`crate::limits::engine_count`]:
+//! wasm-bindgen would otherwise truncate 1.7 to 1 and wrap -1 to 4294967295.
+//!
+//! Nothing here should panic on any input. If something does (a bug), the panic hook
+//! hands the message to `globalThis.rbmLabEnginePanic` before the trap, and the page
+//! replaces the whole instance: after a trap a wasm instance's objects may stay
+//! borrowed, so it is never used again.
+//!
+//! # Five modules, each loaded when needed
+//!
+//! The page loads no more engine than it uses: the crate is built five times, each with
+//! one cargo feature, into five `.wasm` files (`./lab`'s `build_wasm`):
+//! - `lab` (`www/pkg/rbm_lab.js`): the lab's worker: data, training, chains,
+//!   evaluation, using a model, and the run's autosave;
+//! - `helper` (`www/pkg/helper.js`): a helper worker's shard of a split update;
+//! - `files` (`www/pkg/files.js`): reading and writing model files (JSON and
+//!   safetensors), loaded on the first save or load;
+//! - `critic` (`www/pkg/critic.js`): the article's movie critics, loaded when their
+//!   panel first asks;
+//! - `guide` (`www/pkg/guide.js`): the guide page's tiny models, loaded on its first
+//!   request (its race of trainers uses `lab`'s `Trainer`).
+//!
+//! A model passes between modules as a plain object ([`parts_of`], [`file_from_parts`]):
+//! wasm objects belong to one module's memory. The default features build all five
+//! into one module, for `wasm-pack test` and for clippy.
+
+use wasm_bindgen::prelude::*;
+
+use crate::error::RbmError;
+
+#[cfg(feature = "critic")]
+mod critic;
+#[cfg(feature = "files")]
+pub mod files;
+#[cfg(feature = "guide")]
+pub mod guide;
+#[cfg(feature = "lab")]
+mod lab;
+
+#[cfg(feature = "critic")]
+pub use critic::JsCritics;
+#[cfg(feature = "lab")]
+pub use lab::*;
+
+pub(crate) fn js_error(error: RbmError) -> JsError {
+    JsError::new(&error.to_string())
+}
+
+#[cfg(feature = "lab")]
+fn now_ms() -> f64 {
+    use wasm_bindgen::JsCast;
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("performance"))
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
+        .map(|p| p.now())
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+/// Plain JS objects (not `Map`s, which flattened structs would otherwise become).
+#[cfg(any(
+    feature = "lab",
+    feature = "files",
+    feature = "critic",
+    feature = "guide"
+))]
+pub(crate) fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// Installs the panic hook when the module is instantiated.
+#[wasm_bindgen(start)]
+pub fn start() {
+    use wasm_bindgen::JsCast;
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!("engine panic: {info}");
+        let global = js_sys::global();
+        if let Ok(report) = js_sys::Reflect::get(&global, &JsValue::from_str("rbmLabEnginePanic")) {
+            if let Some(report) = report.dyn_ref::<js_sys::Function>() {
+                let _ = report.call1(&JsValue::NULL, &JsValue::from_str(&message));
+            }
+        }
+    }));
+}
+
+/// A whole number from JS between `min` and `max`, for arguments with no setting of their own.
+#[cfg(any(feature = "lab", feature = "guide"))]
+pub(crate) fn count_in(what: &str, value: f64, min: usize, max: usize) -> Result<usize, JsError> {
+    crate::size::from_js_number(value)
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| {
+            JsError::new(&format!(
+                "{what} = {value} is not allowed: a whole number between {min} and {max}"
+            ))
+        })
+}
+
+/// A helper worker's whole job: one shard of a split update, from the bytes of its task
+/// (`Trainer.shardRequests`) to the bytes of its result (`Trainer.acceptShard`).
+#[cfg(feature = "helper")]
+#[wasm_bindgen(js_name = runShard)]
+pub fn run_shard(task: &[u8]) -> Result<Vec<u8>, JsError> {
+    let (model, task) = crate::shard::ShardTask::from_bytes(task).map_err(js_error)?;
+    let result = crate::shard::ShardJob::run(&model, task).map_err(js_error)?;
+    Ok(result.to_bytes())
+}
+
+/// A model as a plain object, the form in which it passes between the `lab` and
+/// `files` modules: `{nVisible, nHidden, weights, visibleBias, hiddenBias}` (the
+/// arrays as `Float32Array`s, `weights[i * nHidden + j]` coupling visible `i` and
+/// hidden `j`), with `imageShape` (`[rows, cols]`) and `training`
+/// (`{config, steps_done}`) when known.
+#[cfg(any(feature = "lab", feature = "files"))]
+pub fn parts_of(file: &crate::modelfile::ModelFile) -> Result<JsValue, JsError> {
+    let parts = js_sys::Object::new();
+    let set = |key: &str, value: JsValue| {
+        js_sys::Reflect::set(&parts, &JsValue::from_str(key), &value)
+            .map(|_| ())
+            .map_err(|_| JsError::new("could not build the model's parts"))
+    };
+    let model = &file.model;
+    set("nVisible", JsValue::from(model.n_visible() as f64))?;
+    set("nHidden", JsValue::from(model.n_hidden() as f64))?;
+    set(
+        "weights",
+        js_sys::Float32Array::from(model.weights()).into(),
+    )?;
+    set(
+        "visibleBias",
+        js_sys::Float32Array::from(model.visible_bias()).into(),
+    )?;
+    set(
+        "hiddenBias",
+        js_sys::Float32Array::from(model.hidden_bias()).into(),
+    )?;
+    if let Some((rows, cols)) = file.image_shape {
+        set("imageShape", to_js(&[rows, cols])?)?;
+    }
+    if let Some(training) = &file.training {
+        set("training", to_js(training)?)?;
+    }
+    Ok(parts.into())
+}
+
+/// The model of a [`parts_of`] object, checked as a model file is
+/// ([`crate::modelfile::ModelFile::from_parts`]).
+#[cfg(any(feature = "lab", feature = "files"))]
+pub fn file_from_parts(parts: &JsValue) -> Result<crate::modelfile::ModelFile, JsError> {
+    use wasm_bindgen::JsCast;
+    let bad = |what: &str| JsError::new(&format!("model parts: {what}"));
+    if !parts.is_object() {
+        return Err(bad("not an object"));
+    }
+    let get = |key: &str| js_sys::Reflect::get(parts, &JsValue::from_str(key)).unwrap_or_default();
+    let count = |key: &str| {
+        get(key)
+            .as_f64()
+            .and_then(crate::size::from_js_number)
+            .ok_or_else(|| bad(&format!("{key} is not a whole number")))
+    };
+    let floats = |key: &str| {
+        get(key)
+            .dyn_into::<js_sys::Float32Array>()
+            .map(|array| array.to_vec())
+            .map_err(|_| bad(&format!("{key} is not a Float32Array")))
+    };
+    let absent = |value: &JsValue| value.is_undefined() || value.is_null();
+    let image_shape = match get("imageShape") {
+        shape if absent(&shape) => None,
+        shape => Some(
+            serde_wasm_bindgen::from_value::<[u64; 2]>(shape)
+                .map_err(|e| bad(&format!("imageShape: {e}")))?,
+        ),
+    };
+    let training = match get("training") {
+        training if absent(&training) => None,
+        training => Some(
+            serde_wasm_bindgen::from_value(training).map_err(|e| bad(&format!("training: {e}")))?,
+        ),
+    };
+    crate::modelfile::ModelFile::from_parts(
+        count("nVisible")? as u64,
+        count("nHidden")? as u64,
+        floats("weights")?,
+        floats("visibleBias")?,
+        floats("hiddenBias")?,
+        image_shape,
+        training,
+    )
+    .map_err(js_error)
+}
