@@ -79,20 +79,35 @@ try {
       const waiting = new Map();
       let job = 0;
       for (const helper of helpers) helper.onmessage = ({ data }) => waiting.get(data.job)(data.bytes);
+      // Where a split update's time goes, summed over the timed updates: writing the
+      // helpers' tasks, the engine's own shard, waiting for the helpers after it, and
+      // reading their answers and making the update.
+      const phases = { tasks: 0, own: 0, wait: 0, finish: 0 };
       const update = async () => {
+        const t0 = performance.now();
         trainer.beginUpdate();
         const answers = trainer.shardRequests().map(({ shard, bytes }) => new Promise((resolve) => {
           waiting.set(++job, resolve);
           helpers[(shard - 1) % helpers.length].postMessage({ job, bytes }, [bytes.buffer]);
         }));
+        const t1 = performance.now();
         if (trainer.trainFor(60000, 1).updates > 0) return;
-        for (const answer of await Promise.all(answers)) trainer.acceptShard(answer);
+        const t2 = performance.now();
+        const got = await Promise.all(answers);
+        const t3 = performance.now();
+        for (const answer of got) trainer.acceptShard(answer);
         trainer.trainFor(60000, 1);
+        const t4 = performance.now();
+        phases.tasks += t1 - t0;
+        phases.own += t2 - t1;
+        phases.wait += t3 - t2;
+        phases.finish += t4 - t3;
       };
       // Long enough for V8 to tier the helpers' wasm up: after 5 updates a helper still
       // took twice the time of the same shard in the page (CD-1 at batch 500 measured
       // 0.96x), after 30 the same as the page's.
       for (let i = 0; i < Math.max(30, updates); i++) await update();
+      for (const key of Object.keys(phases)) phases[key] = 0;
       const rates = [];
       for (let r = 0; r < 3; r++) {
         const t = performance.now();
@@ -102,7 +117,8 @@ try {
       const used = trainer.workersInUse;
       helpers.forEach((h) => h.terminate());
       trainer.free();
-      return { rate: median(rates), used };
+      for (const key of Object.keys(phases)) phases[key] /= 3 * updates;
+      return { rate: median(rates), used, phases };
     }
     const cases = [
       ['CD-1, batch 100', { k: 1, batch_size: 100 }, 40],
@@ -113,7 +129,7 @@ try {
     for (const [name, config, updates] of cases) {
       const one = await rate(config, 1, updates);
       const two = await rate(config, 2, updates);
-      out.push({ name, one: one.rate, two: two.rate, used: two.used });
+      out.push({ name, one: one.rate, two: two.rate, used: two.used, phases: two.phases });
     }
     return out;
   });
@@ -154,6 +170,11 @@ try {
   for (const w of workers) {
     row(`${w.name}: updates/s, 1 and 2 workers`,
       `${w.one.toFixed(1)}, ${w.two.toFixed(1)} (${(w.two / w.one).toFixed(2)}x, ${w.used} used)`);
+    if (w.used > 1) {
+      const p = w.phases;
+      row(`  its split update, ms: tasks, own shard, wait, finish (one worker: ${(1000 / w.one).toFixed(1)})`,
+        `${p.tasks.toFixed(2)}, ${p.own.toFixed(2)}, ${p.wait.toFixed(2)}, ${p.finish.toFixed(2)}`);
+    }
   }
   row('page load to first sample on screen: ms', `${Math.round(firstSample[1])} (${Math.round(firstSample[0])} to ${Math.round(firstSample[2])})`);
   // Each of the engine's modules (src/wasm/mod.rs), gzipped at level 9 as dist.mjs counts.

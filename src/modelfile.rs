@@ -150,7 +150,8 @@ pub fn from_json(text: &str) -> Result<ModelFile> {
 
 impl ModelFile {
     /// A model file from its parts, checked as a file's are: the sizes, the picture's
-    /// shape against `n_visible`, the update count, and finite parameters.
+    /// shape against `n_visible`, the update count, and parameters that are finite and
+    /// at most [`DIVERGENCE_LIMIT`] in magnitude.
     pub fn from_parts(
         n_visible: u64,
         n_hidden: u64,
@@ -178,6 +179,20 @@ impl ModelFile {
                 return Err(bad(format!(
                     "training.steps_done = {} is more than the {MAX_STEPS_DONE} updates a run can count",
                     training.steps_done
+                )));
+            }
+        }
+        for (name, values) in [
+            ("weights", &weights),
+            ("visible_bias", &visible_bias),
+            ("hidden_bias", &hidden_bias),
+        ] {
+            // (NaN fails the comparison too; Rbm::from_parts names it.)
+            if let Some(i) = values.iter().position(|v| v.abs() > DIVERGENCE_LIMIT) {
+                return Err(bad(format!(
+                    "{name}[{i}] = {} is larger in magnitude than {DIVERGENCE_LIMIT}, \
+                     which training treats as diverged; this model cannot be used",
+                    values[i]
                 )));
             }
         }

@@ -320,6 +320,121 @@ fn snapshot_settings_cross_between_the_browsers_json_and_serde_json() {
     );
 }
 
+/// Settings and model parts from JavaScript are read as JSON would read them, and a
+/// model's parts are checked as a model file is; nothing here traps.
+#[wasm_bindgen_test]
+fn settings_and_parts_from_javascript_are_checked() {
+    use rbm_lab::wasm::files::{read_model_json, write_model_json};
+    let data = JsDataset::bars_and_stripes(3.0).unwrap();
+    let settings =
+        |extra: &str| js_object(&format!(r#"{{"n_hidden": 3, "batch_size": 2{extra}}}"#));
+    let set = |object: &JsValue, key: &str, value: &JsValue| {
+        js_sys::Reflect::set(object, &key.into(), value).unwrap();
+    };
+
+    // A BigInt is refused, as JSON.stringify refuses it (a snapshot could not hold it).
+    let big = settings("");
+    set(&big, "seed", &js_sys::BigInt::from(5u64).into());
+    let message = message_of(JsTrainer::new(big, &data).err().unwrap());
+    assert!(message.contains("not a plain object"), "{message}");
+    // An object without a prototype is a plain object.
+    let bare: JsValue =
+        js_sys::Object::create(&JsValue::NULL.unchecked_into::<js_sys::Object>()).into();
+    set(&bare, "n_hidden", &3.into());
+    set(&bare, "batch_size", &2.into());
+    assert!(JsTrainer::new(bare, &data).is_ok());
+    // A getter that throws gives an error, and the data set stays usable.
+    let throwing = js_sys::Function::new_no_args(
+        "return { get n_hidden() { throw new Error('no settings here'); } };",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    assert!(JsTrainer::new(throwing, &data).is_err());
+    assert!(JsTrainer::new(settings(""), &data).is_ok());
+
+    // A snapshot whose settings hold a key that is not a setting is refused.
+    let trainer = JsTrainer::new(settings(""), &data).unwrap();
+    let native = rbm_lab::Trainer::from_snapshot(
+        &trainer.snapshot().unwrap(),
+        &rbm_lab::data::bars_and_stripes(3).unwrap().images,
+    )
+    .unwrap();
+    let with_extra = rbm_lab::train::SettingsText {
+        write: |config| {
+            let mut value = serde_json::to_value(config).unwrap();
+            value["bogus"] = 1.into();
+            Ok(serde_json::to_vec(&value).unwrap())
+        },
+        read: rbm_lab::train::SettingsText::SERDE_JSON.read,
+    };
+    let bytes = native.to_snapshot_with(&with_extra).unwrap();
+    let evaluation = trainer.evaluation_state().unwrap();
+    let message = message_of(
+        JsTrainer::from_snapshot(&bytes, &evaluation, &data)
+            .err()
+            .unwrap(),
+    );
+    assert!(message.contains("unknown field `bogus`"), "{message}");
+
+    // A model file may hold any u64 seed: it crosses to the lab module and back whole.
+    let file = r#"{"format": "rbm-lab-model", "version": 1, "n_visible": 2, "n_hidden": 1,
+        "weights": [0.5, -0.25], "visible_bias": [0, 1], "hidden_bias": [2],
+        "training": {"config": {"seed": 18446744073709551615}, "steps_done": 9007199254740992}}"#;
+    let parts = read_model_json(file).unwrap();
+    let again = write_model_json(JsRbm::from_parts(parts).unwrap().parts().unwrap()).unwrap();
+    assert!(again.contains("\"seed\":18446744073709551615"), "{again}");
+    assert!(again.contains("\"steps_done\":9007199254740992"), "{again}");
+
+    // Parts: lengths are checked before anything is copied, values as a file's are.
+    let parts = |weights: &[f32], shape: &str| {
+        let parts = js_object(&format!(r#"{{"nVisible": 2, "nHidden": 1{shape}}}"#));
+        set(
+            &parts,
+            "weights",
+            &js_sys::Float32Array::from(weights).into(),
+        );
+        set(
+            &parts,
+            "visibleBias",
+            &js_sys::Float32Array::from(&[0.0f32, 0.0][..]).into(),
+        );
+        set(
+            &parts,
+            "hiddenBias",
+            &js_sys::Float32Array::from(&[0.0f32][..]).into(),
+        );
+        parts
+    };
+    assert!(JsRbm::from_parts(parts(&[0.5, 0.5], r#", "imageShape": [1, 2]"#)).is_ok());
+    let message = message_of(JsRbm::from_parts(parts(&[0.0; 10], "")).err().unwrap());
+    assert!(
+        message.contains("weights has 10 values; a 2 x 1 model has 2"),
+        "{message}"
+    );
+    let message = message_of(JsRbm::from_parts(parts(&[1e6, 0.0], "")).err().unwrap());
+    assert!(message.contains("larger in magnitude than"), "{message}");
+    let message = message_of(
+        JsRbm::from_parts(parts(&[f32::NAN, 0.0], ""))
+            .err()
+            .unwrap(),
+    );
+    assert!(message.contains("weights"), "{message}");
+    let message = message_of(
+        JsRbm::from_parts(parts(&[0.5, 0.5], r#", "imageShape": [1, 2, 3]"#))
+            .err()
+            .unwrap(),
+    );
+    assert!(
+        message.contains("imageShape is not [rows, cols]"),
+        "{message}"
+    );
+    let message = message_of(JsRbm::from_parts(js_object("[1, 2]")).err().unwrap());
+    assert!(
+        message.contains("nVisible is not a whole number"),
+        "{message}"
+    );
+}
+
 /// The critic through the boundary: learning, sampling, completing, scoring, tables.
 #[wasm_bindgen_test]
 fn the_critics_work_through_the_boundary() {

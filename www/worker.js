@@ -1008,7 +1008,7 @@ const HANDLERS = {
   async save() {
     if (!lab) return;
     const files = await engineModule('files');
-    if (!lab) return;
+    if (!lab || poisoned) return;
     finishPendingUpdate();
     const weights = lab.m * lab.trainer.nHidden;
     if (weights > 1e6) announceBusy('writing the model file', weights / 5000);
@@ -1024,6 +1024,7 @@ const HANDLERS = {
   async load({ text, bytes, settings, data }) {
     validate(settings);
     const files = await engineModule('files');
+    if (poisoned) throw new Error('the engine stopped while the files module loaded');
     announceBusy('reading the model file', (text ?? '').length / 20000 + (bytes?.byteLength ?? 0) / 200000 + 200);
     const rbm = Rbm.fromParts(bytes ? files.readModelSafetensors(new Uint8Array(bytes)) : files.readModelJson(text));
     let loaded = null;
@@ -1253,17 +1254,21 @@ function panelRequests(status, actions, what, check = () => {}) {
 
 /**
  * One of the engine's other modules (src/wasm/mod.rs: files, critic, guide), fetched
- * and instantiated on its first use; a module that fails to load is tried again on
- * the next request.
+ * and instantiated on its first use. A module that fails to load is tried again on the
+ * next request, under a new query (a browser keeps a failed import of one URL failed).
  */
 const otherModules = new Map();
+const moduleFailures = new Map();
 function engineModule(name) {
   if (!otherModules.has(name)) {
-    const loading = import(`./pkg/${name}.js`).then(async (module) => {
+    const failures = moduleFailures.get(name) ?? 0;
+    const url = failures ? `./pkg/${name}.js?attempt=${failures + 1}` : `./pkg/${name}.js`;
+    const loading = import(url).then(async (module) => {
       await module.default();
       return module;
     }).catch((error) => {
       otherModules.delete(name);
+      moduleFailures.set(name, failures + 1);
       throw new Error(`the engine's ${name} module did not load (${error?.message ?? error}): check the connection and try again`);
     });
     otherModules.set(name, loading);

@@ -1166,37 +1166,42 @@ impl JsTrainer {
     }
 }
 
-/// Settings from a plain object, as JSON would take them: keys whose value is
-/// `undefined` are left out (as `JSON.stringify` drops them), and a key that is not a
-/// setting is an error (serde-wasm-bindgen's reader would skip it silently, and a
-/// misspelt setting must not be ignored).
+/// Settings from a plain object, read as JSON would take them: the object goes through
+/// the browser's `JSON.stringify` (getters run once, keys whose value is `undefined`
+/// drop out, BigInts and cycles are refused), then [`settings_from_json`].
 fn parse_config(config: JsValue) -> Result<TrainConfig, JsError> {
     if config.is_undefined() || config.is_null() {
         return Ok(TrainConfig::default());
     }
-    let object = config
-        .dyn_ref::<js_sys::Object>()
-        .filter(|_| !js_sys::Array::is_array(&config))
+    let text = js_sys::JSON::stringify(&config)
+        .ok()
+        .and_then(|text| JsValue::from(text).as_string())
         .ok_or_else(|| JsError::new("training settings: not a plain object"))?;
-    let fields = field_names::<TrainConfig>();
-    let known = js_sys::Object::new();
-    for entry in js_sys::Object::entries(object).iter() {
-        let entry: js_sys::Array = entry.unchecked_into();
-        let (key, value) = (entry.get(0), entry.get(1));
-        if value.is_undefined() {
-            continue;
-        }
-        let name = key.as_string().unwrap_or_default();
-        if !fields.contains(&name.as_str()) {
-            let error =
-                <serde_wasm_bindgen::Error as serde::de::Error>::unknown_field(&name, fields);
-            return Err(JsError::new(&format!("training settings: {error}")));
-        }
-        js_sys::Reflect::set(&known, &key, &value)
-            .map_err(|_| JsError::new("training settings: not a plain object"))?;
+    settings_from_json(&text).map_err(|e| JsError::new(&format!("training settings: {e}")))
+}
+
+/// Settings from JSON text, by the browser's `JSON.parse` and serde-wasm-bindgen (the
+/// `lab` module carries no JSON library). A key that is not a setting is refused, as
+/// `TrainConfig`'s `deny_unknown_fields` makes serde_json do: serde-wasm-bindgen's
+/// reader looks up only the fields it knows, and a misspelt setting must not be
+/// ignored. Whole numbers beyond 2^53 are refused (a JS number cannot hold them).
+fn settings_from_json(text: &str) -> Result<TrainConfig, String> {
+    let value = js_sys::JSON::parse(text).map_err(|_| "not JSON".to_string())?;
+    if !value.is_object() || js_sys::Array::is_array(&value) {
+        return Err("not a plain object".into());
     }
-    serde_wasm_bindgen::from_value(known.into())
-        .map_err(|e| JsError::new(&format!("training settings: {e}")))
+    // A fresh object from JSON.parse: no getters, no prototype tricks.
+    let fields = field_names::<TrainConfig>();
+    for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !fields.contains(&key.as_str()) {
+            return Err(
+                <serde_wasm_bindgen::Error as serde::de::Error>::unknown_field(&key, fields)
+                    .to_string(),
+            );
+        }
+    }
+    serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
 }
 
 /// The field names serde reads for the struct `T`, found by asking `T` to read itself
@@ -1241,9 +1246,7 @@ const BROWSER_JSON: SettingsText = SettingsText {
             .map_err(|_| snapshot::bad("the settings cannot be written"))
     },
     read: |bytes| {
-        let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
-        let value = js_sys::JSON::parse(text).map_err(|_| "not JSON".to_string())?;
-        serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string())
+        settings_from_json(std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?)
     },
 };
 

@@ -147,7 +147,13 @@ pub fn parts_of(file: &crate::modelfile::ModelFile) -> Result<JsValue, JsError> 
         set("imageShape", to_js(&[rows, cols])?)?;
     }
     if let Some(training) = &file.training {
-        set("training", to_js(training)?)?;
+        // As BigInts, the whole numbers: a file's seed may be any u64, past what a JS
+        // number holds exactly. (Only the engine's modules read `training`.)
+        let exact = serde_wasm_bindgen::Serializer::json_compatible()
+            .serialize_large_number_types_as_bigints(true);
+        let training = serde::Serialize::serialize(training, &exact)
+            .map_err(|e| JsError::new(&format!("the model's training settings: {e}")))?;
+        set("training", training)?;
     }
     Ok(parts.into())
 }
@@ -168,19 +174,28 @@ pub fn file_from_parts(parts: &JsValue) -> Result<crate::modelfile::ModelFile, J
             .and_then(crate::size::from_js_number)
             .ok_or_else(|| bad(&format!("{key} is not a whole number")))
     };
-    let floats = |key: &str| {
-        get(key)
+    let (m, n) = crate::model::check_sizes(count("nVisible")? as u64, count("nHidden")? as u64)
+        .map_err(js_error)?;
+    // Lengths first: a huge array is refused before it is copied into wasm memory.
+    let floats = |key: &str, len: usize| {
+        let array = get(key)
             .dyn_into::<js_sys::Float32Array>()
-            .map(|array| array.to_vec())
-            .map_err(|_| bad(&format!("{key} is not a Float32Array")))
+            .map_err(|_| bad(&format!("{key} is not a Float32Array")))?;
+        if array.length() as usize != len {
+            return Err(bad(&format!(
+                "{key} has {} values; a {m} x {n} model has {len}",
+                array.length()
+            )));
+        }
+        Ok(array.to_vec())
     };
     let absent = |value: &JsValue| value.is_undefined() || value.is_null();
     let image_shape = match get("imageShape") {
         shape if absent(&shape) => None,
-        shape => Some(
-            serde_wasm_bindgen::from_value::<[u64; 2]>(shape)
-                .map_err(|e| bad(&format!("imageShape: {e}")))?,
-        ),
+        shape => match serde_wasm_bindgen::from_value::<Vec<u64>>(shape) {
+            Ok(sides) if sides.len() == 2 => Some([sides[0], sides[1]]),
+            _ => return Err(bad("imageShape is not [rows, cols]")),
+        },
     };
     let training = match get("training") {
         training if absent(&training) => None,
@@ -188,12 +203,13 @@ pub fn file_from_parts(parts: &JsValue) -> Result<crate::modelfile::ModelFile, J
             serde_wasm_bindgen::from_value(training).map_err(|e| bad(&format!("training: {e}")))?,
         ),
     };
+    let weights = m.checked_mul(n).ok_or_else(|| bad("too many weights"))?;
     crate::modelfile::ModelFile::from_parts(
-        count("nVisible")? as u64,
-        count("nHidden")? as u64,
-        floats("weights")?,
-        floats("visibleBias")?,
-        floats("hiddenBias")?,
+        m as u64,
+        n as u64,
+        floats("weights", weights)?,
+        floats("visibleBias", m)?,
+        floats("hiddenBias", n)?,
         image_shape,
         training,
     )
