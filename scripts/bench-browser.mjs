@@ -67,7 +67,7 @@ try {
   // the same updates with one worker and with two, medians of 3 blocks of updates.
   const workers = await page.evaluate(async () => {
     const engine = await import('/www/pkg/rbm_lab.js');
-    await engine.default();
+    const { memory } = await engine.default();
     const bytes = new Uint8Array(await (await fetch('/www/data/mnist.bin')).arrayBuffer());
     const train = engine.Dataset.fromPacked(bytes, 'train');
     const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -78,7 +78,10 @@ try {
       const helpers = Array.from({ length: trainer.workersInUse - 1 }, () => new Worker('/www/helper.js', { type: 'module' }));
       const waiting = new Map();
       let job = 0;
-      for (const helper of helpers) helper.onmessage = ({ data }) => waiting.get(data.job)(data.bytes);
+      for (const helper of helpers) helper.onmessage = ({ data }) => waiting.get(data.job)([helper, data.bytes]);
+      // As the page's pool does: each task goes out in the buffer its helper's last
+      // answer came back in (www/helpers.js).
+      const spare = new Map();
       // Where a split update's time goes, summed over the timed updates: writing the
       // helpers' tasks, the engine's own shard, waiting for the helpers after it, and
       // reading their answers and making the update.
@@ -86,16 +89,23 @@ try {
       const update = async () => {
         const t0 = performance.now();
         trainer.beginUpdate();
-        const answers = trainer.shardRequests().map(({ shard, bytes }) => new Promise((resolve) => {
+        const answers = trainer.shardRequests().map(({ shard, ptr, len }) => new Promise((resolve) => {
           waiting.set(++job, resolve);
-          helpers[(shard - 1) % helpers.length].postMessage({ job, bytes }, [bytes.buffer]);
+          const helper = helpers[(shard - 1) % helpers.length];
+          const buffer = spare.get(helper)?.byteLength >= len ? spare.get(helper) : new ArrayBuffer(len);
+          spare.delete(helper);
+          new Uint8Array(buffer, 0, len).set(new Uint8Array(memory.buffer, ptr, len));
+          helper.postMessage({ job, bytes: new Uint8Array(buffer, 0, len) }, [buffer]);
         }));
         const t1 = performance.now();
         if (trainer.trainFor(60000, 1).updates > 0) return;
         const t2 = performance.now();
         const got = await Promise.all(answers);
         const t3 = performance.now();
-        for (const answer of got) trainer.acceptShard(answer);
+        for (const [helper, answer] of got) {
+          trainer.acceptShard(answer);
+          spare.set(helper, answer.buffer);
+        }
         trainer.trainFor(60000, 1);
         const t4 = performance.now();
         phases.tasks += t1 - t0;

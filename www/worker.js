@@ -314,7 +314,8 @@ function trainForWithHelpers(budgetMs, allowed) {
     if (!lab.trainer.updateInProgress) {
       if (total.updates >= allowed || (total.updates > 0 && autosaveDue())) break;
       lab.trainer.beginUpdate();
-      pool.dispatch(lab.trainer.shardRequests(), lab.updateMs / lab.trainer.workersInUse);
+      const requests = lab.trainer.shardRequests().map(({ shard, ptr, len }) => ({ shard, view: new Uint8Array(wasm.memory.buffer, ptr, len) }));
+      pool.dispatch(requests, lab.updateMs / lab.trainer.workersInUse);
     }
     const slice = lab.trainer.trainFor(Math.max(0, budgetMs - (performance.now() - started)), 1);
     if (slice.updates > 0) {

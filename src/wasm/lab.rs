@@ -388,6 +388,9 @@ pub struct JsTrainer {
     ais: Option<(Ais, f64)>,
     /// The "use the model" panel's completion under way, with its own generator.
     completion: Option<(Completion, Rng)>,
+    /// The tasks of the last `shardRequests`, kept until the next: JS copies them out
+    /// through views.
+    requests: Vec<(usize, Vec<u8>)>,
 }
 
 /// Seeds the evaluation stream from the training seed, so a run's curves repeat too.
@@ -432,6 +435,7 @@ impl JsTrainer {
             distribution: None,
             ais: None,
             completion: None,
+            requests: Vec::new(),
         }
     }
 
@@ -589,16 +593,23 @@ impl JsTrainer {
         self.inner.begin(now_ms()).map_err(js_error)
     }
 
-    /// The split update's tasks still unanswered, as `[{shard, bytes}]` for helper
-    /// workers (`runShard`); empty when no split update is in progress.
+    /// The split update's tasks still unanswered, for helper workers (`runShard`), as
+    /// `[{shard, ptr, len}]`: each task's bytes lie in wasm memory at `ptr` until the
+    /// next call. Copy them out at once (any call may move memory) into a buffer that
+    /// is used again: a new 2 MB JS buffer costs twenty times the copy. Empty when no
+    /// split update is in progress.
     #[wasm_bindgen(js_name = shardRequests)]
-    pub fn shard_requests(&self) -> Result<js_sys::Array, JsError> {
+    pub fn shard_requests(&mut self) -> Result<js_sys::Array, JsError> {
+        self.requests = self.inner.shard_requests();
         let list = js_sys::Array::new();
-        for (shard, bytes) in self.inner.shard_requests() {
+        for (shard, bytes) in &self.requests {
             let entry = js_sys::Object::new();
-            let set = |key: &str, value: &JsValue| js_sys::Reflect::set(&entry, &key.into(), value);
-            set("shard", &JsValue::from(shard as u32))
-                .and_then(|_| set("bytes", &js_sys::Uint8Array::from(bytes.as_slice()).into()))
+            let set = |key: &str, value: f64| {
+                js_sys::Reflect::set(&entry, &key.into(), &JsValue::from(value))
+            };
+            set("shard", *shard as f64)
+                .and_then(|_| set("ptr", bytes.as_ptr() as usize as f64))
+                .and_then(|_| set("len", bytes.len() as f64))
                 .map_err(|_| JsError::new("could not build a shard request"))?;
             list.push(&entry);
         }

@@ -105,14 +105,32 @@ pub(crate) fn count_in(what: &str, value: f64, min: usize, max: usize) -> Result
         })
 }
 
+#[cfg(feature = "helper")]
+thread_local! {
+    /// The last shard's result, read by JS through `shardResultPtr`.
+    static SHARD_RESULT: core::cell::RefCell<Vec<u8>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
 /// A helper worker's whole job: one shard of a split update, from the bytes of its task
-/// (`Trainer.shardRequests`) to the bytes of its result (`Trainer.acceptShard`).
+/// (`Trainer.shardRequests`) to the bytes of its result (`Trainer.acceptShard`). Returns
+/// the result's length; its bytes lie in wasm memory at `shardResultPtr()` until the
+/// next call (copied out at once into a buffer that is used again, as the tasks are).
 #[cfg(feature = "helper")]
 #[wasm_bindgen(js_name = runShard)]
-pub fn run_shard(task: &[u8]) -> Result<Vec<u8>, JsError> {
+pub fn run_shard(task: &[u8]) -> Result<usize, JsError> {
     let (model, task) = crate::shard::ShardTask::from_bytes(task).map_err(js_error)?;
     let result = crate::shard::ShardJob::run(&model, task).map_err(js_error)?;
-    Ok(result.to_bytes())
+    let bytes = result.to_bytes();
+    let len = bytes.len();
+    SHARD_RESULT.with(|kept| *kept.borrow_mut() = bytes);
+    Ok(len)
+}
+
+/// Where the last `runShard` result's bytes lie in wasm memory.
+#[cfg(feature = "helper")]
+#[wasm_bindgen(js_name = shardResultPtr)]
+pub fn shard_result_ptr() -> usize {
+    SHARD_RESULT.with(|kept| kept.borrow().as_ptr() as usize)
 }
 
 /// A model as a plain object, the form in which it passes between the `lab` and
