@@ -143,13 +143,14 @@ impl<'a> Reader<'a> {
         let len =
             size::product(&[count as u64, 4]).ok_or_else(|| bad(format!("{what} is too large")))?;
         let raw = self.take(len)?;
-        let mut values = vec![0.0f32; count];
-        let mut in_range = true;
-        for (v, b) in values.iter_mut().zip(raw.chunks_exact(4)) {
-            *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            // (NaN fails the comparison too.)
-            in_range &= v.abs() <= limit;
-        }
+        // Not zeroed first: a split update reads megabytes of these per update.
+        let mut values = Vec::with_capacity(count);
+        values.extend(
+            raw.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
+        // (NaN fails the comparison too.)
+        let in_range = values.iter().fold(true, |ok, v| ok & (v.abs() <= limit));
         if in_range {
             return Ok(values);
         }
@@ -167,7 +168,15 @@ impl<'a> Reader<'a> {
         let count = size::product(&[rows as u64, cols as u64])
             .ok_or_else(|| bad(format!("{what} is too large")))?;
         let values = self.f32s(what, count, 1.0)?;
-        if let Some(i) = values.iter().position(|&v| v != 0.0 && v != 1.0) {
+        // (As in `f32s`: a pass that vectorises, then one only to name a bad value.)
+        let binary = values
+            .iter()
+            .fold(true, |ok, &v| ok & (v == 0.0 || v == 1.0));
+        if !binary {
+            let i = values
+                .iter()
+                .position(|&v| v != 0.0 && v != 1.0)
+                .unwrap_or(0);
             return Err(bad(format!("{what}[{i}] = {} is not 0 or 1", values[i])));
         }
         Matrix::from_vec(rows, cols, values)
@@ -179,7 +188,8 @@ impl<'a> Reader<'a> {
         let count = size::product(&[rows as u64, cols as u64])
             .ok_or_else(|| bad(format!("{what} is too large")))?;
         let values = self.f32s(what, count, 1.0)?;
-        if let Some(i) = values.iter().position(|&v| v < 0.0) {
+        if !values.iter().fold(true, |ok, &v| ok & (v >= 0.0)) {
+            let i = values.iter().position(|&v| v < 0.0).unwrap_or(0);
             return Err(bad(format!(
                 "{what}[{i}] = {} is not a probability",
                 values[i]
