@@ -189,7 +189,10 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| bad(format!("{what} is too large")))?;
         let values = self.f32s(what, count, 1.0)?;
         if !values.iter().fold(true, |ok, &v| ok & (v >= 0.0)) {
-            let i = values.iter().position(|&v| v < 0.0).unwrap_or(0);
+            let i = values
+                .iter()
+                .position(|&v| v < 0.0 || v.is_nan())
+                .unwrap_or(0);
             return Err(bad(format!(
                 "{what}[{i}] = {} is not a probability",
                 values[i]
