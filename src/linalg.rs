@@ -486,7 +486,7 @@ fn ones_in_remainder(values: &[f32], at: u32, positions: &mut Vec<u32>) -> bool 
 }
 
 /// Whether every value is finite, looking at all of them (sixteen lanes at a time).
-fn all_finite(values: &[f32]) -> bool {
+pub(crate) fn all_finite(values: &[f32]) -> bool {
     with_wide_vectors(
         #[inline(always)]
         || all_finite_in(values),

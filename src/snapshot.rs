@@ -80,6 +80,18 @@ impl Writer {
     }
 }
 
+/// The first value for which `ok` is false, if any. The check is one pass with no early
+/// exit, so that it vectorises (a split update reads megabytes of values per update);
+/// only when it fails does a second pass look for the value to name.
+#[inline(always)]
+fn first_failing(values: &[f32], ok: impl Fn(f32) -> bool) -> Option<usize> {
+    if values.iter().fold(true, |all, &v| all & ok(v)) {
+        None
+    } else {
+        values.iter().position(|&v| !ok(v))
+    }
+}
+
 /// Reads fields back, refusing anything short, oversized or left over.
 pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
@@ -150,11 +162,7 @@ impl<'a> Reader<'a> {
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
         );
         // (NaN fails the comparison too.)
-        let in_range = values.iter().fold(true, |ok, v| ok & (v.abs() <= limit));
-        if in_range {
-            return Ok(values);
-        }
-        if let Some(i) = values.iter().position(|v| v.is_nan() || v.abs() > limit) {
+        if let Some(i) = first_failing(&values, |v| v.abs() <= limit) {
             return Err(bad(format!(
                 "{what}[{i}] = {} is not a finite number of magnitude at most {limit}",
                 values[i]
@@ -168,15 +176,7 @@ impl<'a> Reader<'a> {
         let count = size::product(&[rows as u64, cols as u64])
             .ok_or_else(|| bad(format!("{what} is too large")))?;
         let values = self.f32s(what, count, 1.0)?;
-        // (As in `f32s`: a pass that vectorises, then one only to name a bad value.)
-        let binary = values
-            .iter()
-            .fold(true, |ok, &v| ok & (v == 0.0 || v == 1.0));
-        if !binary {
-            let i = values
-                .iter()
-                .position(|&v| v != 0.0 && v != 1.0)
-                .unwrap_or(0);
+        if let Some(i) = first_failing(&values, |v| v == 0.0 || v == 1.0) {
             return Err(bad(format!("{what}[{i}] = {} is not 0 or 1", values[i])));
         }
         Matrix::from_vec(rows, cols, values)
@@ -188,11 +188,7 @@ impl<'a> Reader<'a> {
         let count = size::product(&[rows as u64, cols as u64])
             .ok_or_else(|| bad(format!("{what} is too large")))?;
         let values = self.f32s(what, count, 1.0)?;
-        if !values.iter().fold(true, |ok, &v| ok & (v >= 0.0)) {
-            let i = values
-                .iter()
-                .position(|&v| v < 0.0 || v.is_nan())
-                .unwrap_or(0);
+        if let Some(i) = first_failing(&values, |v| v >= 0.0) {
             return Err(bad(format!(
                 "{what}[{i}] = {} is not a probability",
                 values[i]
