@@ -117,7 +117,6 @@ fn side(value: f64) -> Result<u64, JsError> {
     Ok(count("image_side", value)? as u64)
 }
 
-/// A set of binary images.
 /// The browser's simd128 multiply-add peak on this machine, for the benchmark: as many
 /// `f32x4` multiplies and adds as the processor issues when nothing waits on memory or
 /// on each other's results: 6 chains of multiplies and 6 of adds (enough to cover
@@ -143,6 +142,7 @@ pub fn simd_peak(iterations: f64) -> Result<f64, JsError> {
     Ok(iterations as f64 * 12.0 * 4.0 / (elapsed * 1e6))
 }
 
+/// A set of binary images.
 #[wasm_bindgen(js_name = Dataset)]
 pub struct JsDataset {
     inner: Dataset,
