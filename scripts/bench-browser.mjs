@@ -63,11 +63,12 @@ try {
     }));
     return { cd: median(cd), gibbs: median(gibbs), logZ: median(logZ), peak, dense };
   });
-  // Workers: the engine's worker and helpers (www/helper.js) as the page runs them;
+  // Workers: the engine's worker and helpers (www/helpers.js, www/helper.js) as the page runs them;
   // the same updates with one worker and with two, medians of 3 blocks of updates.
   const workers = await page.evaluate(async () => {
     const engine = await import('/www/pkg/rbm_lab.js');
     const { memory } = await engine.default();
+    const { HelperPool } = await import('/www/helpers.js');
     const bytes = new Uint8Array(await (await fetch('/www/data/mnist.bin')).arrayBuffer());
     const train = engine.Dataset.fromPacked(bytes, 'train');
     const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -75,37 +76,41 @@ try {
       const trainer = new engine.Trainer({ n_hidden: 500, algorithm: 'cd', learning_rate: 0.05, momentum: 0.5,
         weight_decay: 1e-4, seed: 1, ...config }, train);
       trainer.setWorkers(count);
-      const helpers = Array.from({ length: trainer.workersInUse - 1 }, () => new Worker('/www/helper.js', { type: 'module' }));
-      const waiting = new Map();
-      let job = 0;
-      for (const helper of helpers) helper.onmessage = ({ data }) => waiting.get(data.job)([helper, data.bytes]);
-      // As the page's pool does: each task goes out in the buffer its helper's last
-      // answer came back in (www/helpers.js).
-      const spare = new Map();
+      // The page's own pool (www/helpers.js), used as the lab's worker uses it: its
+      // buffers and messages, answers read as they arrive, a lost shard computed here.
+      let left = 0;
+      let allIn = () => {};
+      const arrived = () => {
+        if (--left === 0) allIn();
+      };
+      const pool = new HelperPool((bytes) => {
+        trainer.acceptShard(bytes);
+        arrived();
+      }, (shard) => {
+        trainer.computeShard(shard);
+        arrived();
+      });
+      pool.resize(trainer.workersInUse - 1);
       // Where a split update's time goes, summed over the timed updates: writing the
-      // helpers' tasks, the engine's own shard, waiting for the helpers after it, and
-      // reading their answers and making the update.
+      // helpers' tasks, the engine's own shard, waiting for the helpers after it (their
+      // answers read as they come), and making the update.
       const phases = { tasks: 0, own: 0, wait: 0, finish: 0 };
       const update = async () => {
         const t0 = performance.now();
         trainer.beginUpdate();
-        const answers = trainer.shardRequests().map(({ shard, ptr, len }) => new Promise((resolve) => {
-          waiting.set(++job, resolve);
-          const helper = helpers[(shard - 1) % helpers.length];
-          const buffer = spare.get(helper)?.byteLength >= len ? spare.get(helper) : new ArrayBuffer(len);
-          spare.delete(helper);
-          new Uint8Array(buffer, 0, len).set(new Uint8Array(memory.buffer, ptr, len));
-          helper.postMessage({ job, bytes: new Uint8Array(buffer, 0, len) }, [buffer]);
-        }));
+        const requests = trainer.shardRequests()
+          .map(({ shard, ptr, len }) => ({ shard, view: new Uint8Array(memory.buffer, ptr, len) }));
+        const answers = new Promise((resolve) => {
+          allIn = resolve;
+        });
+        left = requests.length;
+        if (left === 0) allIn();
+        pool.dispatch(requests, 1000);
         const t1 = performance.now();
         if (trainer.trainFor(60000, 1).updates > 0) return;
         const t2 = performance.now();
-        const got = await Promise.all(answers);
+        await answers;
         const t3 = performance.now();
-        for (const [helper, answer] of got) {
-          trainer.acceptShard(answer);
-          spare.set(helper, answer.buffer);
-        }
         trainer.trainFor(60000, 1);
         const t4 = performance.now();
         phases.tasks += t1 - t0;
@@ -125,7 +130,7 @@ try {
         rates.push((updates * 1000) / (performance.now() - t));
       }
       const used = trainer.workersInUse;
-      helpers.forEach((h) => h.terminate());
+      pool.resize(0);
       trainer.free();
       for (const key of Object.keys(phases)) phases[key] /= 3 * updates;
       return { rate: median(rates), used, phases };
