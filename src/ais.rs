@@ -20,6 +20,8 @@ use crate::linalg::Matrix;
 use crate::mathfn;
 use crate::model::Rbm;
 use crate::rng::{self, Rng};
+use crate::snapshot;
+use crate::train::DIVERGENCE_LIMIT;
 
 /// The base rate's pixel means are clipped away from 0 and 1 (as the paper does), so
 /// that a pixel never on in the data keeps a finite bias.
@@ -185,6 +187,11 @@ impl Ais {
         &self.rbm
     }
 
+    /// Intermediate distributions between the base rate and the model (K).
+    pub fn temperatures(&self) -> usize {
+        self.config.temperatures
+    }
+
     pub fn finished(&self) -> bool {
         self.next >= self.betas.len()
     }
@@ -293,4 +300,118 @@ pub fn estimate_log_partition(rbm: &Rbm, data: &Matrix, config: AisConfig) -> Re
 pub fn mean_log_likelihood(rbm: &Rbm, data: &Matrix, estimate: &AisEstimate) -> Result<(f64, f64)> {
     let mean = rbm.mean_free_energy(data, 1.0)?;
     Ok((-mean - estimate.log_partition, estimate.standard_error))
+}
+
+const TASK_MAGIC: &[u8; 4] = b"RBMA";
+const ESTIMATE_MAGIC: &[u8; 4] = b"RBME";
+
+/// The largest base-rate bias a task may carry: the clipped means give at most
+/// log(999) ≈ 6.9 in magnitude.
+const BASE_LIMIT: f32 = 10.0;
+
+impl Ais {
+    /// The job as it was started, as bytes for another worker (magic `RBMA`): the
+    /// sizes, the runs, temperatures and seed, the parameters and the base rate. Only a
+    /// job not yet advanced can be sent: its runs' starting states follow from the seed.
+    pub fn task_bytes(&self) -> Result<Vec<u8>> {
+        if self.next != 1 {
+            return Err(RbmError::Snapshot(
+                "an AIS estimate under way cannot move to another worker".into(),
+            ));
+        }
+        let mut w = snapshot::Writer::new(TASK_MAGIC);
+        for value in [
+            self.rbm.n_visible() as u64,
+            self.rbm.n_hidden() as u64,
+            self.config.runs as u64,
+            self.config.temperatures as u64,
+            self.config.seed,
+        ] {
+            w.u64(value);
+        }
+        w.f32s(self.rbm.weights());
+        w.f32s(self.rbm.visible_bias());
+        w.f32s(self.rbm.hidden_bias());
+        w.f32s(&self.base);
+        Ok(w.finish())
+    }
+
+    /// [`Ais::task_bytes`] read back, every size and value checked, as the same job:
+    /// run to the end, it gives the same estimate to the bit.
+    pub fn from_task_bytes(bytes: &[u8]) -> Result<Ais> {
+        let mut r = snapshot::Reader::new(bytes, TASK_MAGIC, "AIS task")?;
+        let units = crate::limits::MAX_UNITS as u64;
+        let m = r.count("the visible units", units)?;
+        let n = r.count("the hidden units", units)?;
+        let runs = r.count("ais_runs", u32::MAX.into())?;
+        let temperatures = r.count("ais_temperatures", u32::MAX.into())?;
+        let seed = r.u64()?;
+        let weight_count = crate::size::product(&[m as u64, n as u64])
+            .filter(|&c| c <= crate::model::MAX_WEIGHTS)
+            .ok_or_else(|| snapshot::bad(format!("{m} x {n} weights are too many")))?;
+        let weights = r.f32s("weights", weight_count, DIVERGENCE_LIMIT)?;
+        let visible_bias = r.f32s("visible_bias", m, DIVERGENCE_LIMIT)?;
+        let hidden_bias = r.f32s("hidden_bias", n, DIVERGENCE_LIMIT)?;
+        let base = r.f32s("the base rate", m, BASE_LIMIT)?;
+        r.finish()?;
+        let rbm = Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)?;
+        Ais::new(
+            rbm,
+            base,
+            AisConfig {
+                runs,
+                temperatures,
+                seed,
+            },
+        )
+    }
+}
+
+impl AisEstimate {
+    /// The estimate as bytes (magic `RBME`): its runs and temperatures, then the four
+    /// numbers' bits.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = snapshot::Writer::new(ESTIMATE_MAGIC);
+        w.u64(self.runs as u64);
+        w.u64(self.temperatures as u64);
+        for value in [self.log_partition, self.standard_error, self.low, self.high] {
+            w.u64(value.to_bits());
+        }
+        w.finish()
+    }
+
+    /// An estimate read back and checked against the job it answers: the same runs and
+    /// temperatures, a finite `log Z` and error, and `low ≤ log Z ≤ high` (`low` may be
+    /// -∞: the interval's lower end falls below zero weight).
+    pub fn from_bytes(bytes: &[u8], job: &Ais) -> Result<AisEstimate> {
+        let mut r = snapshot::Reader::new(bytes, ESTIMATE_MAGIC, "AIS estimate")?;
+        let runs = r.count("ais_runs", u32::MAX.into())?;
+        let temperatures = r.count("ais_temperatures", u32::MAX.into())?;
+        let mut number = || r.u64().map(f64::from_bits);
+        let (log_partition, standard_error, low, high) =
+            (number()?, number()?, number()?, number()?);
+        r.finish()?;
+        if runs != job.config.runs || temperatures != job.config.temperatures {
+            return Err(snapshot::bad(format!(
+                "the estimate has {runs} runs and {temperatures} temperatures; the job {} and {}",
+                job.config.runs, job.config.temperatures
+            )));
+        }
+        // (NaN fails these comparisons too.)
+        let ordered = low <= log_partition && log_partition <= high;
+        if !(log_partition.is_finite() && standard_error >= 0.0 && ordered) {
+            return Err(snapshot::bad(format!(
+                "the estimate is not a finite log Z inside its interval \
+                 (log Z {log_partition}, error {standard_error}, from {low} to {high})"
+            )));
+        }
+        Ok(AisEstimate {
+            log_partition,
+            standard_error,
+            low,
+            high,
+            runs,
+            temperatures,
+        })
+    }
 }

@@ -167,3 +167,79 @@ fn bad_settings_are_refused_by_name() {
     )
     .is_err());
 }
+
+/// A job sent to another worker as bytes (the page's AIS helper) is the same job: run
+/// there, its estimate's bytes read back against the job equal the estimate in place
+/// to the bit. Anything damaged on either side is refused by name.
+#[test]
+fn a_job_sent_as_bytes_gives_the_same_estimate_and_damage_is_refused() {
+    let rbm = random_rbm(12, 6, 1.0, 4);
+    let data =
+        Matrix::from_vec(2, 12, [[1.0f32; 6], [0.0; 6], [0.0; 6], [1.0; 6]].concat()).unwrap();
+    let config = AisConfig {
+        runs: 40,
+        temperatures: 200,
+        seed: 11,
+    };
+    let base = ais::base_rate_biases(&data).unwrap();
+    let whole = ais::estimate_log_partition(&rbm, &data, config).unwrap();
+    let job = ais::Ais::new(rbm.clone(), base.clone(), config).unwrap();
+    let task = job.task_bytes().unwrap();
+    let mut away = ais::Ais::from_task_bytes(&task).unwrap();
+    while !away.advance(away.flops_per_temperature() * 13.0) {}
+    let answer = away.result().unwrap().to_bytes();
+    assert_eq!(ais::AisEstimate::from_bytes(&answer, &job).unwrap(), whole);
+
+    // A job already advanced cannot be sent (its runs' states are not in the bytes).
+    let mut started = ais::Ais::new(rbm.clone(), base.clone(), config).unwrap();
+    started.advance(1.0);
+    assert!(started
+        .task_bytes()
+        .unwrap_err()
+        .to_string()
+        .contains("under way"));
+
+    // Damaged tasks: the magic, a short one, a weight past the limit, a NaN base rate,
+    // runs below the settings' range, a byte too many.
+    let weights_at = 8 + 5 * 8;
+    let base_at = task.len() - 12 * 4;
+    let mut damaged: Vec<(Vec<u8>, &str)> = Vec::new();
+    let mut t = task.clone();
+    t[0] = b'X';
+    damaged.push((t, "not a saved AIS task"));
+    damaged.push((task[..task.len() - 1].to_vec(), "ends too early"));
+    let mut t = task.clone();
+    t[weights_at..weights_at + 4].copy_from_slice(&1e9f32.to_le_bytes());
+    damaged.push((t, "weights[0]"));
+    let mut t = task.clone();
+    t[base_at..base_at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    damaged.push((t, "the base rate[0]"));
+    let mut t = task.clone();
+    t[8 + 16..8 + 24].copy_from_slice(&1u64.to_le_bytes());
+    damaged.push((t, "ais_runs"));
+    let mut t = task.clone();
+    t.push(0);
+    damaged.push((t, "unexpected bytes"));
+    for (bytes, expected) in damaged {
+        let error = ais::Ais::from_task_bytes(&bytes)
+            .err()
+            .expect(expected)
+            .to_string();
+        assert!(error.contains(expected), "{expected}: {error}");
+    }
+
+    // Damaged answers: another job's runs, a NaN log Z, log Z outside its interval.
+    let other = ais::Ais::new(rbm, base, AisConfig { runs: 41, ..config }).unwrap();
+    let error = ais::AisEstimate::from_bytes(&answer, &other)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("40 runs"), "{error}");
+    for (at, value) in [(24, f64::NAN), (24, whole.high + 1.0), (32, -1.0)] {
+        let mut bytes = answer.clone();
+        bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        let error = ais::AisEstimate::from_bytes(&bytes, &job)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not a finite log Z"), "{error}");
+    }
+}

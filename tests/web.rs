@@ -570,3 +570,54 @@ fn an_ais_point_belongs_to_the_model_it_started_on() {
         "AIS {estimate} ± {error}, exact {started_on}, later {moved_to}"
     );
 }
+
+/// An AIS estimate sent to the page's AIS helper (`aisTask`, the `helper` module's
+/// `AisRun`, `acceptAis`) gives the same point as in place, to the bit, even after
+/// training moved on; taken back with `aisHere`, it is computed here from its start.
+/// Meanwhile `advanceAis` refuses, and a damaged answer is refused with the job kept.
+#[wasm_bindgen_test]
+fn an_ais_estimate_computed_by_a_helper_equals_the_one_in_place() {
+    let data = JsDataset::bars_and_stripes(4.0).unwrap();
+    let config = r#"{"n_hidden": 6, "algorithm": "cd", "k": 1, "learning_rate": 0.1, "batch_size": 10, "seed": 3}"#;
+    let trainer = || {
+        let mut trainer = JsTrainer::new(js_object(config), &data).unwrap();
+        trainer.steps(20.0).unwrap();
+        trainer.start_ais(60.0, 300.0).unwrap();
+        trainer
+    };
+    let in_place = |trainer: &mut JsTrainer| loop {
+        let p = trainer.advance_ais(1e6).unwrap();
+        if !p.is_undefined() {
+            break serde_wasm_bindgen::from_value::<serde_json::Value>(p).unwrap();
+        }
+    };
+    let mut here = trainer();
+    let expected = in_place(&mut here);
+
+    let mut sent = trainer();
+    let task = sent.ais_task().unwrap();
+    assert!(sent.ais_away() && sent.ais_running());
+    assert!(message_of(sent.advance_ais(1e6).unwrap_err()).contains("another worker"));
+    sent.steps(50.0).unwrap();
+    let mut run = rbm_lab::wasm::JsAisRun::new(&task).unwrap();
+    assert!(run.result().is_err());
+    while !run.advance(1e6) {}
+    let answer = run.result().unwrap();
+    let mut damaged = answer.clone();
+    damaged[24..32].copy_from_slice(&f64::NAN.to_le_bytes());
+    assert!(message_of(sent.accept_ais(&damaged).unwrap_err()).contains("not a finite log Z"));
+    assert!(sent.ais_away());
+    let point =
+        serde_wasm_bindgen::from_value::<serde_json::Value>(sent.accept_ais(&answer).unwrap())
+            .unwrap();
+    assert_eq!(point, expected);
+    assert!(!sent.ais_running());
+    assert!(message_of(sent.accept_ais(&answer).unwrap_err()).contains("no AIS estimate"));
+
+    let mut taken_back = trainer();
+    taken_back.ais_task().unwrap();
+    taken_back.ais_here();
+    assert!(!taken_back.ais_away());
+    assert_eq!(in_place(&mut taken_back), expected);
+    assert!(rbm_lab::wasm::JsAisRun::new(&task[..task.len() - 4]).is_err());
+}

@@ -148,3 +148,101 @@ export class HelperPool {
     for (const helper of this.helpers) helper.worker.postMessage({ crash: true });
   }
 }
+
+/**
+ * The helper that computes AIS estimates of log Z (src/ais.rs), one at a time, started
+ * on first use and kept. The estimate then takes the other core, not training's time,
+ * and gives the same bits as in place (the same job from the same seed). A helper that
+ * fails (an error event, an error answer, or no answer in time) is stopped and its job
+ * reported lost, so the engine computes that estimate itself; the next job starts a new
+ * helper, until MAX_FAILURES in a row, after which every estimate is computed in place.
+ */
+export class AisHelper {
+  constructor() {
+    this.worker = null;
+    this.nextJob = 1;
+    /** {job, timer, onProgress, onDone, onLost} */
+    this.current = null;
+    this.failures = 0;
+    this.crashPending = false;
+    this.unavailable = typeof Worker === 'undefined' ? 'this browser cannot start workers from a worker' : null;
+  }
+
+  /**
+   * Sends an AIS task (`Trainer.aisTask()`'s bytes). Then `onProgress(fraction)` after
+   * each slice and one of `onDone(bytes)` or `onLost(why)`. Returns false, calling
+   * nothing, when no helper can take it (compute it in place then).
+   */
+  run(bytes, { expectedMs, sliceFlops }, { onProgress, onDone, onLost }) {
+    this.cancel();
+    if (this.unavailable) return false;
+    if (!this.worker) {
+      try {
+        this.worker = new Worker(new URL('./helper.js', import.meta.url), { type: 'module' });
+      } catch (error) {
+        this.unavailable = `the AIS helper could not be started (${error?.message ?? error})`;
+        return false;
+      }
+      const worker = this.worker;
+      worker.onmessage = ({ data }) => this.answered(worker, data);
+      worker.onerror = (event) => {
+        event.preventDefault?.();
+        this.failed(worker, event.message || 'the AIS helper stopped with an error');
+      };
+      worker.onmessageerror = () => this.failed(worker, 'an answer could not be read');
+    }
+    const job = this.nextJob++;
+    const worker = this.worker;
+    const timer = setTimeout(() => this.failed(worker, 'it did not answer in time'), GRACE_MS + 20 * expectedMs);
+    this.current = { job, timer, onProgress, onDone, onLost };
+    if (this.crashPending) worker.postMessage({ crash: true });
+    this.crashPending = false;
+    worker.postMessage({ ais: job, bytes, sliceFlops }, [bytes.buffer]);
+    return true;
+  }
+
+  /** Drops the estimate under way: the helper stops it, and its answer is ignored. */
+  cancel() {
+    if (!this.current) return;
+    clearTimeout(this.current.timer);
+    this.worker?.postMessage({ cancelAis: this.current.job });
+    this.current = null;
+  }
+
+  answered(worker, { job, progress, bytes, error }) {
+    const entry = this.current;
+    if (worker !== this.worker || !entry || entry.job !== job) return; // cancelled
+    if (error) {
+      this.failed(worker, error);
+      return;
+    }
+    if (bytes === undefined) {
+      entry.onProgress(progress);
+      return;
+    }
+    clearTimeout(entry.timer);
+    this.current = null;
+    this.failures = 0;
+    entry.onDone(bytes);
+  }
+
+  /** Stops the helper; its job is reported lost. */
+  failed(worker, why) {
+    if (worker !== this.worker) return;
+    worker.terminate();
+    this.worker = null;
+    this.failures += 1;
+    if (this.failures >= MAX_FAILURES) this.unavailable = `the AIS helper failed ${this.failures} times in a row; the last: ${why}`;
+    const entry = this.current;
+    this.current = null;
+    if (entry) {
+      clearTimeout(entry.timer);
+      entry.onLost(why);
+    }
+  }
+
+  /** Has the helper crash on its next job, started or not yet (page tests of the recovery). */
+  crashNext() {
+    this.crashPending = true;
+  }
+}

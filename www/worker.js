@@ -17,7 +17,7 @@ import init, {
 import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
 import { GUIDE_ACTIONS, useGuideModule } from './guidework.js';
 import { trainingSettings } from './settings.js';
-import { HelperPool } from './helpers.js';
+import { AisHelper, HelperPool } from './helpers.js';
 
 const SLICE_MS = 25;
 /** Assumed engine speed: about half of what it measured in Chromium (README, Benchmarks). */
@@ -207,6 +207,7 @@ function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
   };
   resetChainStatistics();
   if (previous) {
+    aisHelper.cancel();
     previous.chains.free();
     previous.trainer.free();
     freeData(previous);
@@ -511,12 +512,67 @@ function aisSlice() {
     lab.trainer.startAis(lab.settings.ais_runs, lab.settings.ais_temperatures);
     lab.aisStep = stepsDone();
     lab.aisVersion = lab.modelVersion;
+    sendAis();
   }
-  if (!lab.trainer.aisRunning) return null;
+  if (!lab.trainer.aisRunning || lab.trainer.aisAway) return null;
   const point = lab.trainer.advanceAis(SLICE_FLOPS / 2);
   if (!point) return null;
   pushCurve(lab.curves.ais, point);
   return point;
+}
+
+// The AIS estimates run on a helper of their own (helpers.js' AisHelper), so they take
+// the other core and not training's time; the same job gives the same bits there. When
+// that helper fails, or none can start, the estimate is computed here, in slices.
+const aisHelper = new AisHelper();
+
+/** Hands the estimate just started to the AIS helper; leaves it here when none runs. */
+function sendAis() {
+  const forLab = lab;
+  let bytes;
+  try {
+    bytes = lab.trainer.aisTask();
+  } catch (error) {
+    if (isFatal(error)) throw error;
+    return; // computed here
+  }
+  lab.aisAwayProgress = 0;
+  const current = () => lab === forLab && !poisoned && lab.trainer.aisAway;
+  const flops = gibbsStepCost(lab.settings.ais_runs, lab.m, lab.trainer.nHidden) * lab.settings.ais_temperatures;
+  const sent = aisHelper.run(bytes, { expectedMs: flops / FLOPS_PER_MS, sliceFlops: SLICE_FLOPS * 2 }, {
+    onProgress(fraction) {
+      if (!current()) return;
+      lab.aisAwayProgress = fraction;
+      // A paused lab shows the estimate's progress too (a running loop posts frames anyway).
+      if (!scheduled && performance.now() - lastPosted > SHOW_PROGRESS_MS / 4) postFrame(statusWord());
+    },
+    onDone(answer) {
+      if (!current()) return;
+      let point;
+      try {
+        point = lab.trainer.acceptAis(answer);
+      } catch (error) {
+        if (isFatal(error)) {
+          reportError(error);
+          return;
+        }
+        // A damaged answer: the estimate is computed here instead.
+        lab.trainer.aisHere();
+        wake();
+        return;
+      }
+      pushCurve(lab.curves.ais, point);
+      postFrame(statusWord(), { ais: point });
+      wake();
+    },
+    onLost(why) {
+      if (!current()) return;
+      lab.trainer.aisHere();
+      postMessage({ status: 'note', message: `The AIS helper worker failed (${why}): this estimate is computed here instead, to the same numbers, and ${aisHelper.unavailable ? 'so is every later one' : 'a new helper takes the next'}.` });
+      wake();
+    },
+  });
+  if (!sent) lab.trainer.aisHere();
 }
 
 // ---- frames -------------------------------------------------------------------------------
@@ -537,7 +593,7 @@ function postFrame(status, { stats = null, evaluation = null, ais = null, learne
     stats,
     evaluation,
     ais,
-    aisProgress: lab.trainer.aisRunning ? lab.trainer.aisProgress : null,
+    aisProgress: !lab.trainer.aisRunning ? null : lab.trainer.aisAway ? lab.aisAwayProgress : lab.trainer.aisProgress,
     exchangeRates: lab.settings.algorithm === 'tempering' ? Array.from(lab.trainer.exchangeRates) : null,
     running: lab.settings,
     runId: lab.runId,
@@ -689,13 +745,15 @@ let lastPosted = 0;
 
 function busy() {
   return lab && (training || finishing || chainsPlaying || frameStepsLeft > 0 || lab.trainer.evaluationRunning
-    || lab.trainer.aisRunning || aisDue()
+    || (lab.trainer.aisRunning && !lab.trainer.aisAway) || aisDue()
     || lab.distributionJob || lab.evaluatedVersion !== lab.modelVersion || lab.completion);
 }
 
 function schedule() {
   if (scheduled || poisoned || !busy()) return;
-  const noOtherWork = !lab.trainer.evaluationRunning && !lab.distributionJob && !lab.trainer.aisRunning
+  // (An AIS estimate on the AIS helper is not work here: its answer wakes the loop.)
+  const aisHere = lab.trainer.aisRunning && !lab.trainer.aisAway;
+  const noOtherWork = !lab.trainer.evaluationRunning && !lab.distributionJob && !aisHere
     && frameStepsLeft === 0 && lab.evaluatedVersion === lab.modelVersion && !lab.completion;
   // Waiting for the helpers with nothing else to do: their answer wakes the loop.
   if (lab.waiting && noOtherWork && !chainsPlaying) return;
@@ -1163,6 +1221,7 @@ const HANDLERS = {
   injectFault({ kind }) {
     if (kind === 'panic') injectPanic('asked for by the page test');
     if (kind === 'helper') pool.crashNext();
+    if (kind === 'ais-helper') aisHelper.crashNext();
     if (kind === 'hang') for (;;) { /* a worker that never answers again */ }
     if (kind === 'exit') close();
   },

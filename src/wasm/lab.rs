@@ -384,8 +384,9 @@ pub struct JsTrainer {
     evaluation_rng: Rng,
     evaluation: Option<EvaluationJob>,
     distribution: Option<VisibleDistributionJob>,
-    /// An AIS estimate of `log Z` under way, with the update count it started at.
-    ais: Option<(Ais, f64)>,
+    /// An AIS estimate of `log Z` under way, with the update count it started at and
+    /// whether another worker computes it (`aisTask`).
+    ais: Option<(Ais, f64, bool)>,
     /// The "use the model" panel's completion under way, with its own generator.
     completion: Option<(Completion, Rng)>,
     /// The tasks of the last `shardRequests`, kept until the next: JS copies them out
@@ -782,8 +783,46 @@ impl JsTrainer {
             },
         )
         .map_err(js_error)?;
-        self.ais = Some((job, steps as f64));
+        self.ais = Some((job, steps as f64, false));
         Ok(())
+    }
+
+    /// The AIS estimate just started, as a task for another worker (the `helper`
+    /// module's `AisRun`), whose answer comes back through `acceptAis`. Meanwhile
+    /// `advanceAis` refuses; `aisHere` takes the job back (a worker that failed).
+    #[wasm_bindgen(js_name = aisTask)]
+    pub fn ais_task(&mut self) -> Result<Vec<u8>, JsError> {
+        let Some((job, _, away)) = self.ais.as_mut() else {
+            return Err(JsError::new("no AIS estimate is under way"));
+        };
+        let bytes = job.task_bytes().map_err(js_error)?;
+        *away = true;
+        Ok(bytes)
+    }
+
+    /// The AIS estimate sent out by `aisTask` is computed here again, from its start.
+    #[wasm_bindgen(js_name = aisHere)]
+    pub fn ais_here(&mut self) {
+        if let Some((_, _, away)) = self.ais.as_mut() {
+            *away = false;
+        }
+    }
+
+    /// Whether the AIS estimate under way is computed by another worker.
+    #[wasm_bindgen(getter, js_name = aisAway)]
+    pub fn ais_away(&self) -> bool {
+        self.ais.as_ref().is_some_and(|(_, _, away)| *away)
+    }
+
+    /// The answer to `aisTask` (`AisRun.result()`'s bytes), checked against the job:
+    /// returns the same point as `advanceAis` and clears the job.
+    #[wasm_bindgen(js_name = acceptAis)]
+    pub fn accept_ais(&mut self, bytes: &[u8]) -> Result<JsValue, JsError> {
+        let Some((job, _, true)) = self.ais.as_ref() else {
+            return Err(JsError::new("no AIS estimate was sent to another worker"));
+        };
+        let estimate = ais::AisEstimate::from_bytes(bytes, job).map_err(js_error)?;
+        self.finish_ais(estimate)
     }
 
     /// Parallel tempering's exchange acceptance rate per neighbouring pair of
@@ -803,7 +842,7 @@ impl JsTrainer {
     /// The running estimate's fraction done (0 when none runs).
     #[wasm_bindgen(getter, js_name = aisProgress)]
     pub fn ais_progress(&self) -> f64 {
-        self.ais.as_ref().map_or(0.0, |(job, _)| job.progress())
+        self.ais.as_ref().map_or(0.0, |(job, _, _)| job.progress())
     }
 
     /// Works about `flop_budget` operations on the AIS estimate; when it finishes,
@@ -812,13 +851,29 @@ impl JsTrainer {
     /// training rows and the held-out set, their error that of log Z) and clears it.
     #[wasm_bindgen(js_name = advanceAis)]
     pub fn advance_ais(&mut self, flop_budget: f64) -> Result<JsValue, JsError> {
-        let Some((job, step)) = self.ais.as_mut() else {
+        let Some((job, _, away)) = self.ais.as_mut() else {
             return Err(JsError::new("no AIS estimate is under way"));
         };
+        if *away {
+            return Err(JsError::new(
+                "the AIS estimate is computed by another worker (aisHere takes it back)",
+            ));
+        }
         if !job.advance(flop_budget) {
             return Ok(JsValue::UNDEFINED);
         }
         let estimate = job.result().expect("finished");
+        self.finish_ais(estimate)
+    }
+}
+
+impl JsTrainer {
+    /// The point of a finished AIS estimate: its log Z with the mean log-likelihoods of
+    /// the training subset and the held-out set under the model it was run on.
+    fn finish_ais(&mut self, estimate: ais::AisEstimate) -> Result<JsValue, JsError> {
+        let Some((job, step, _)) = self.ais.as_ref() else {
+            return Err(JsError::new("no AIS estimate is under way"));
+        };
         let step = *step;
         // The free energies of the model whose log Z was estimated, not of the model
         // training has moved on to since the estimate started.
@@ -856,7 +911,10 @@ impl JsTrainer {
             log_likelihood_held_out: held_out,
         })
     }
+}
 
+#[wasm_bindgen(js_class = Trainer)]
+impl JsTrainer {
     /// Starts the exact `p_β(v)` of every visible state (at most 16 visible units) on
     /// a snapshot of the current model, computed by `advanceDistribution`.
     #[wasm_bindgen(js_name = startDistribution)]

@@ -233,3 +233,49 @@ pub fn file_from_parts(parts: &JsValue) -> Result<crate::modelfile::ModelFile, J
     )
     .map_err(js_error)
 }
+
+/// An AIS estimate of `log Z` computed away from the lab's worker: built from the bytes
+/// of `Trainer.aisTask`, advanced in slices, its estimate's bytes handed back to
+/// `Trainer.acceptAis`. The same job as in place, so the same estimate to the bit.
+#[cfg(feature = "helper")]
+#[wasm_bindgen(js_name = AisRun)]
+pub struct JsAisRun {
+    job: crate::ais::Ais,
+}
+
+#[cfg(feature = "helper")]
+#[wasm_bindgen(js_class = AisRun)]
+impl JsAisRun {
+    #[wasm_bindgen(constructor)]
+    pub fn new(task: &[u8]) -> Result<JsAisRun, JsError> {
+        Ok(JsAisRun {
+            job: crate::ais::Ais::from_task_bytes(task).map_err(js_error)?,
+        })
+    }
+
+    /// Works about `flop_budget` operations (at least one temperature); returns whether
+    /// every run has finished.
+    pub fn advance(&mut self, flop_budget: f64) -> bool {
+        self.job.advance(flop_budget)
+    }
+
+    /// The fraction of temperatures done.
+    #[wasm_bindgen(getter)]
+    pub fn progress(&self) -> f64 {
+        self.job.progress()
+    }
+
+    /// Floating-point operations the whole estimate takes.
+    #[wasm_bindgen(getter)]
+    pub fn flops(&self) -> f64 {
+        self.job.flops_per_temperature() * self.job.temperatures() as f64
+    }
+
+    /// The estimate's bytes, once finished.
+    pub fn result(&self) -> Result<Vec<u8>, JsError> {
+        self.job
+            .result()
+            .map(|estimate| estimate.to_bytes())
+            .ok_or_else(|| JsError::new("the AIS estimate has not finished"))
+    }
+}

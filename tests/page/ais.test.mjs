@@ -90,3 +90,36 @@ test('the preset "Best at 20 hidden units" sets centring and a decaying rate in 
     assert.equal(await page.isVisible('#sparsity_target'), true);
   });
 });
+
+test('AIS runs on a helper worker of its own; when that helper dies the estimate is computed in place, to the same numbers', async () => {
+  // A one-epoch run (90 updates) ends with an estimate for its last model: the same
+  // seed gives the same text, whichever worker computed it.
+  const hash = '#seed=3&aisruns=20&aistemps=200&epochs=1';
+  const finalEstimate = async (crash) => {
+    let result;
+    await withLab({ hash }, async ({ page }) => {
+      const helpers = [];
+      page.on('worker', (worker) => {
+        if (/\/helper\.js/.test(worker.url())) helpers.push(worker.url());
+      });
+      await waitForStatus(page, ['Ready']);
+      if (crash) await page.evaluate(() => window.rbmLab.injectFault('ais-helper'));
+      const notes = [];
+      await page.exposeFunction('recordNote', (text) => notes.push(text));
+      await page.evaluate(() => new MutationObserver(() => window.recordNote(document.getElementById('message').textContent))
+        .observe(document.getElementById('message'), { childList: true, characterData: true, subtree: true }));
+      await page.click('#train');
+      await page.waitForFunction(() => /AIS at step 90:/.test(document.getElementById('ais-note').textContent), null, { timeout: 120000 });
+      result = { note: await page.textContent('#ais-note'), helpers: helpers.length, notes };
+    });
+    return result;
+  };
+  const healthy = await finalEstimate(false);
+  const crashed = await finalEstimate(true);
+  // At the defaults an update is not split, so every helper here is an AIS helper.
+  assert.equal(healthy.helpers, 1, 'one AIS helper, started once and kept');
+  assert.ok(crashed.helpers >= 2, `the dead helper was replaced (${crashed.helpers} started)`);
+  assert.ok(crashed.notes.some((n) => /The AIS helper worker failed .*computed here instead/.test(n)), crashed.notes.join(' | '));
+  assert.ok(!healthy.notes.some((n) => /AIS helper/.test(n)), healthy.notes.join(' | '));
+  assert.equal(crashed.note, healthy.note);
+});
