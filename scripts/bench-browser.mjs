@@ -164,6 +164,26 @@ try {
     await context.close();
   }
   firstSample.sort((a, b) => a - b);
+  // The page training at its defaults (784 x 100, PCD-1, batch 100), as a visitor sees
+  // it: the status line's samples/s from 2 to 10 s after Train, with the AIS estimates
+  // on their helper and, in turns, in the lab's worker (the fallback), twice each.
+  const pageRates = { helper: [], inPlace: [] };
+  for (const mode of ['helper', 'inPlace', 'helper', 'inPlace']) {
+    const context = await browser.newContext();
+    const lab = await context.newPage();
+    await lab.goto(`${origin}/#seed=1`);
+    await lab.waitForFunction(() => /^Ready/.test(document.getElementById('status').textContent), null, { timeout: 30000 });
+    if (mode === 'inPlace') await lab.evaluate(() => window.rbmLab.injectFault('no-ais-helper'));
+    await lab.click('#train');
+    await lab.waitForTimeout(2000);
+    for (let r = 0; r < 4; r++) {
+      await lab.waitForTimeout(2000);
+      const status = await lab.textContent('#status');
+      pageRates[mode].push(Number(/([\d,]+) samples\/s/.exec(status)[1].replace(/,/g, '')));
+    }
+    await context.close();
+  }
+  for (const rates of Object.values(pageRates)) rates.sort((a, b) => a - b);
   const row = (name, value) => console.log(`| ${name.padEnd(41)} | ${value.padEnd(15)} |`);
   row('engine (Chromium, wasm simd128)', 'figure');
   console.log(`|${'-'.repeat(43)}|${'-'.repeat(17)}|`);
@@ -191,6 +211,9 @@ try {
         `${p.tasks.toFixed(2)}, ${p.own.toFixed(2)}, ${p.wait.toFixed(2)}, ${p.finish.toFixed(2)}`);
     }
   }
+  const pageRow = (rates) => `${rates[4].toLocaleString('en')} (${rates[0].toLocaleString('en')} to ${rates[7].toLocaleString('en')})`;
+  row('the page training at its defaults: samples/s', `${pageRow(pageRates.helper)}, ${(pageRates.helper[4] / pageRates.inPlace[4]).toFixed(2)}x in place`);
+  row('  the same, AIS in the lab\'s worker', pageRow(pageRates.inPlace));
   row('page load to first sample on screen: ms', `${Math.round(firstSample[1])} (${Math.round(firstSample[0])} to ${Math.round(firstSample[2])})`);
   // Each of the engine's modules (src/wasm/mod.rs), gzipped at level 9 as dist.mjs counts.
   for (const name of ['rbm_lab', 'helper', 'files', 'critic', 'guide']) {

@@ -1222,6 +1222,9 @@ const HANDLERS = {
     if (kind === 'panic') injectPanic('asked for by the page test');
     if (kind === 'helper') pool.crashNext();
     if (kind === 'ais-helper') aisHelper.crashNext();
+    // As in a browser whose workers cannot start workers: every estimate in place (the
+    // benchmark compares the two in one run).
+    if (kind === 'no-ais-helper') aisHelper.unavailable = 'turned off by the page';
     if (kind === 'hang') for (;;) { /* a worker that never answers again */ }
     if (kind === 'exit') close();
   },
