@@ -380,6 +380,10 @@ impl EvaluationJob {
             Stage::ExactTrain if self.held_out_rows > 0 => Stage::ExactHeldOut,
             Stage::ExactTrain | Stage::ExactHeldOut | Stage::Done => Stage::Done,
         };
+        if self.stage == Stage::TrainEnergy {
+            // The first rows were counted with the pseudo-likelihood's.
+            self.row = self.subset_rows.min(self.held_out_rows);
+        }
     }
 
     /// Adds row `r` of `rows` (whose hidden inputs are in `self.x`) to the current stage.
@@ -405,6 +409,11 @@ impl EvaluationJob {
                 self.pseudo_sum += m as f64 * term;
                 for (sum, &xj) in self.activation_sums.iter_mut().zip(x) {
                     *sum += f64::from(mathfn::sigmoid(xj));
+                }
+                // These rows begin the training rows of the free-energy gap: their hidden
+                // inputs are at hand (the sum is added in the same row order as before).
+                if self.row + r < self.held_out_rows {
+                    self.train_energy += free_energy();
                 }
             }
             Stage::HeldOutEnergy => self.held_out_energy += free_energy(),

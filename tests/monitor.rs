@@ -111,3 +111,36 @@ fn exact_log_likelihood_is_reported_only_when_affordable() {
         .contains("2^15 states"));
     assert!(monitor::evaluate(&large, &Matrix::zeros(2, 5), None, &mut g).is_err());
 }
+
+/// The free-energy gap's training rows begin with the pseudo-likelihood's (their hidden
+/// inputs are computed once): whether the held-out set is smaller or larger than that
+/// subset (1,000 rows), a held-out set equal to the first training rows gives a gap of
+/// exactly 0, the sums taken in the same row order, and sliced as whole.
+#[test]
+fn the_free_energy_gap_reuses_the_pseudo_likelihoods_rows_to_the_bit() {
+    let (m, n) = (30, 7);
+    let rbm = random_rbm(m, n, 1.0, 57);
+    let mut g = rng::seeded(3);
+    let pixels: Vec<f32> = (0..1200 * m)
+        .map(|_| f32::from(rng::index(&mut g, 2) as u8))
+        .collect();
+    let train = Matrix::from_vec(1200, m, pixels).unwrap();
+    for held_rows in [1, 500, 1000, 1100, 1200] {
+        let held = train.rows_between(0, held_rows);
+        let whole = monitor::evaluate(&rbm, &train, Some(&held), &mut rng::seeded(4)).unwrap();
+        assert_eq!(
+            whole.free_energy_gap,
+            Some(0.0),
+            "{held_rows} held-out rows"
+        );
+        let mut job =
+            monitor::EvaluationJob::new(rbm.clone(), &train, Some(&held), &mut rng::seeded(4))
+                .unwrap();
+        while !job.advance(&train, Some(&held), 5000.0).unwrap() {}
+        assert_eq!(
+            job.result().unwrap(),
+            whole,
+            "{held_rows} held-out rows, sliced"
+        );
+    }
+}
