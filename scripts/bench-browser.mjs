@@ -165,15 +165,16 @@ try {
   }
   firstSample.sort((a, b) => a - b);
   // The page training at its defaults (784 x 100, PCD-1, batch 100), as a visitor sees
-  // it: the status line's samples/s from 2 to 10 s after Train, with the AIS estimates
-  // on their helper and, in turns, in the lab's worker (the fallback), twice each.
+  // it: the status line's samples/s from 2 to 10 s after Train, with the learning
+  // curves' work (AIS estimates, the curves' points) on the background helper and, in
+  // turns, in the lab's worker (the fallback), twice each.
   const pageRates = { helper: [], inPlace: [] };
   for (const mode of ['helper', 'inPlace', 'helper', 'inPlace']) {
     const context = await browser.newContext();
     const lab = await context.newPage();
     await lab.goto(`${origin}/#seed=1`);
     await lab.waitForFunction(() => /^Ready/.test(document.getElementById('status').textContent), null, { timeout: 30000 });
-    if (mode === 'inPlace') await lab.evaluate(() => window.rbmLab.injectFault('no-ais-helper'));
+    if (mode === 'inPlace') await lab.evaluate(() => window.rbmLab.injectFault('no-background-helper'));
     await lab.click('#train');
     await lab.waitForTimeout(2000);
     for (let r = 0; r < 4; r++) {
@@ -213,7 +214,7 @@ try {
   }
   const pageRow = (rates) => `${rates[4].toLocaleString('en')} (${rates[0].toLocaleString('en')} to ${rates[7].toLocaleString('en')})`;
   row('the page training at its defaults: samples/s', `${pageRow(pageRates.helper)}, ${(pageRates.helper[4] / pageRates.inPlace[4]).toFixed(2)}x in place`);
-  row('  the same, AIS in the lab\'s worker', pageRow(pageRates.inPlace));
+  row('  the same, the curves\' work in the lab\'s worker', pageRow(pageRates.inPlace));
   row('page load to first sample on screen: ms', `${Math.round(firstSample[1])} (${Math.round(firstSample[0])} to ${Math.round(firstSample[2])})`);
   // Each of the engine's modules (src/wasm/mod.rs), gzipped at level 9 as dist.mjs counts.
   for (const name of ['rbm_lab', 'helper', 'files', 'critic', 'guide']) {

@@ -17,6 +17,8 @@ use crate::linalg::Matrix;
 use crate::mathfn;
 use crate::model::Rbm;
 use crate::rng::{self, Rng};
+use crate::snapshot::{self, bad};
+use crate::train::DIVERGENCE_LIMIT;
 
 /// Rows used for the pseudo-log-likelihood and hidden activity (the first ones).
 pub const EVALUATION_ROWS: usize = 1000;
@@ -259,23 +261,41 @@ impl EvaluationJob {
         rng: &mut Rng,
     ) -> Result<Self> {
         check_rows(train, &model)?;
+        if let Some(h) = held_out.filter(|h| h.rows() > train.rows()) {
+            return Err(RbmError::Data(format!(
+                "the held-out set ({} rows) is larger than the training set ({})",
+                h.rows(),
+                train.rows()
+            )));
+        }
+        let subset_rows = EVALUATION_ROWS.min(train.rows());
+        let m = model.n_visible();
+        let units = (0..subset_rows).map(|_| rng::index(rng, m)).collect();
+        Self::with_units(model, train, held_out, units)
+    }
+
+    /// [`EvaluationJob::new`] with the pseudo-likelihood's units given.
+    fn with_units(
+        model: Rbm,
+        train: &Matrix,
+        held_out: Option<&Matrix>,
+        units: Vec<usize>,
+    ) -> Result<Self> {
+        check_rows(train, &model)?;
         let held_out_rows = match held_out.filter(|h| h.rows() > 0) {
             Some(h) => {
                 check_rows(h, &model)?;
-                if h.rows() > train.rows() {
-                    return Err(RbmError::Data(format!(
-                        "the held-out set ({} rows) is larger than the training set ({})",
-                        h.rows(),
-                        train.rows()
-                    )));
-                }
                 h.rows()
             }
             None => 0,
         };
         let subset_rows = EVALUATION_ROWS.min(train.rows());
-        let m = model.n_visible();
-        let units = (0..subset_rows).map(|_| rng::index(rng, m)).collect();
+        if units.len() != subset_rows {
+            return Err(bad(format!(
+                "{} units drawn for {subset_rows} rows",
+                units.len()
+            )));
+        }
         let n = model.n_hidden();
         let small = model.n_visible().min(n);
         let exact =
@@ -315,8 +335,12 @@ impl EvaluationJob {
         held_out: Option<&Matrix>,
         flop_budget: f64,
     ) -> Result<bool> {
-        if train.rows() != self.train_rows || held_out.map_or(0, |h| h.rows()) != self.held_out_rows
-        {
+        let train_short = if self.exact {
+            train.rows() != self.train_rows
+        } else {
+            train.rows() < self.train_rows_needed()
+        };
+        if train_short || held_out.map_or(0, |h| h.rows()) != self.held_out_rows {
             return Err(RbmError::Data(
                 "the evaluation's data changed while it ran".into(),
             ));
@@ -471,4 +495,197 @@ fn dot64(a: &[f32], b: &[f32]) -> f64 {
         .zip(b)
         .map(|(&x, &y)| f64::from(x) * f64::from(y))
         .sum()
+}
+
+const TASK_MAGIC: &[u8; 4] = b"RBMV";
+const SUMS_MAGIC: &[u8; 4] = b"RBMU";
+const DATA_MAGIC: &[u8; 4] = b"RBMD";
+
+/// The rows an evaluation reads, as a helper worker keeps them between evaluations:
+/// the first training rows it needs ([`EvaluationJob::train_rows_needed`]) and the
+/// held-out set.
+pub struct EvaluationData {
+    pub train: Matrix,
+    pub held_out: Option<Matrix>,
+}
+
+impl EvaluationData {
+    /// The first `train_rows` rows of `train` and all of `held_out` as bytes (magic
+    /// `RBMD`): the sizes, then the values.
+    pub fn to_bytes(train: &Matrix, train_rows: usize, held_out: Option<&Matrix>) -> Vec<u8> {
+        let rows = train_rows.min(train.rows());
+        let held_rows = held_out.map_or(0, |h| h.rows());
+        let mut w = snapshot::Writer::new(DATA_MAGIC);
+        w.u64(train.cols() as u64);
+        w.u64(rows as u64);
+        w.u64(held_rows as u64);
+        w.f32s(&train.as_slice()[..rows * train.cols()]);
+        if let Some(h) = held_out {
+            w.f32s(h.as_slice());
+        }
+        w.finish()
+    }
+
+    /// [`EvaluationData::to_bytes`] read back: every value a probability.
+    pub fn from_bytes(bytes: &[u8]) -> Result<EvaluationData> {
+        let mut r = snapshot::Reader::new(bytes, DATA_MAGIC, "evaluation's data")?;
+        let cols = r.count("the pixels", crate::limits::MAX_UNITS as u64)?;
+        let rows = r.count("the training rows", u32::MAX.into())?;
+        let held_rows = r.count("the held-out rows", u32::MAX.into())?;
+        if cols == 0 || rows == 0 {
+            return Err(bad("an evaluation needs training rows"));
+        }
+        let train = r.probability_matrix("the training rows", rows, cols)?;
+        let held_out = match held_rows {
+            0 => None,
+            count => Some(r.probability_matrix("the held-out rows", count, cols)?),
+        };
+        r.finish()?;
+        Ok(EvaluationData { train, held_out })
+    }
+}
+
+impl EvaluationJob {
+    /// The training rows the job reads: all of them for the exact log-likelihood,
+    /// else the pseudo-likelihood's and as many as the held-out set has.
+    pub fn train_rows_needed(&self) -> usize {
+        if self.exact {
+            self.train_rows
+        } else {
+            self.subset_rows.max(self.held_out_rows)
+        }
+    }
+
+    /// The job as it was started, as bytes for another worker (magic `RBMV`): the
+    /// sizes, the row counts, whether it is exact, the units drawn for the
+    /// pseudo-likelihood and the parameters. Only a job not yet advanced can be sent.
+    pub fn task_bytes(&self) -> Result<Vec<u8>> {
+        if self.stage != Stage::Pseudo || self.row != 0 {
+            return Err(bad("an evaluation under way cannot move to another worker"));
+        }
+        let mut w = snapshot::Writer::new(TASK_MAGIC);
+        for value in [
+            self.model.n_visible(),
+            self.model.n_hidden(),
+            self.subset_rows,
+            self.held_out_rows,
+            self.train_rows,
+            usize::from(self.exact),
+        ] {
+            w.u64(value as u64);
+        }
+        w.u32s(self.units.iter().map(|&u| u as u32));
+        w.f32s(self.model.weights());
+        w.f32s(self.model.visible_bias());
+        w.f32s(self.model.hidden_bias());
+        Ok(w.finish())
+    }
+
+    /// [`EvaluationJob::task_bytes`] read back and checked against the rows `data`
+    /// holds: the same job, so run to the end it gives the same sums to the bit.
+    pub fn from_task_bytes(bytes: &[u8], data: &EvaluationData) -> Result<EvaluationJob> {
+        let mut r = snapshot::Reader::new(bytes, TASK_MAGIC, "evaluation task")?;
+        let units_limit = crate::limits::MAX_UNITS as u64;
+        let m = r.count("the visible units", units_limit)?;
+        let n = r.count("the hidden units", units_limit)?;
+        let subset_rows = r.count("the pseudo-likelihood's rows", EVALUATION_ROWS as u64)?;
+        let held_out_rows = r.count("the held-out rows", u32::MAX.into())?;
+        let train_rows = r.count("the training rows", u32::MAX.into())?;
+        let exact = match r.u64()? {
+            0 => false,
+            1 => true,
+            _ => return Err(bad("the task's exact flag is not 0 or 1")),
+        };
+        let units = r.u32s("the units", subset_rows)?;
+        if let Some(u) = units.iter().find(|&&u| u as usize >= m) {
+            return Err(bad(format!("unit {u} is past the {m} visible units")));
+        }
+        let weight_count = crate::size::product(&[m as u64, n as u64])
+            .filter(|&c| c <= crate::model::MAX_WEIGHTS)
+            .ok_or_else(|| bad(format!("{m} x {n} weights are too many")))?;
+        let weights = r.f32s("weights", weight_count, DIVERGENCE_LIMIT)?;
+        let visible_bias = r.f32s("visible_bias", m, DIVERGENCE_LIMIT)?;
+        let hidden_bias = r.f32s("hidden_bias", n, DIVERGENCE_LIMIT)?;
+        r.finish()?;
+        let model = Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)?;
+        let mut job = EvaluationJob::with_units(
+            model,
+            &data.train,
+            data.held_out.as_ref(),
+            units.into_iter().map(|u| u as usize).collect(),
+        )?;
+        // The job's own counts, checked against what the rows allow.
+        if job.subset_rows != subset_rows
+            || job.held_out_rows != held_out_rows
+            || train_rows < data.train.rows()
+            || job.exact != exact
+            || (exact && train_rows != data.train.rows())
+        {
+            return Err(bad(
+                "the evaluation task does not fit the rows this worker holds",
+            ));
+        }
+        job.train_rows = train_rows;
+        Ok(job)
+    }
+
+    /// A finished job's sums as bytes (magic `RBMU`), for the worker that sent it.
+    pub fn sums_bytes(&self) -> Result<Vec<u8>> {
+        if !self.is_done() {
+            return Err(bad("the evaluation has not finished"));
+        }
+        let mut w = snapshot::Writer::new(SUMS_MAGIC);
+        w.u64(self.activation_sums.len() as u64);
+        for value in [
+            self.pseudo_sum,
+            self.held_out_energy,
+            self.train_energy,
+            self.log_z,
+            self.exact_train,
+            self.exact_held_out,
+        ]
+        .iter()
+        .chain(&self.activation_sums)
+        {
+            w.u64(value.to_bits());
+        }
+        Ok(w.finish())
+    }
+
+    /// The sums of this job computed elsewhere ([`EvaluationJob::sums_bytes`]), checked
+    /// (finite; each activation sum between 0 and the rows; a pseudo-log-likelihood at
+    /// most 0): the job is then done, as if it had run here.
+    pub fn accept_sums(&mut self, bytes: &[u8]) -> Result<()> {
+        let mut r = snapshot::Reader::new(bytes, SUMS_MAGIC, "evaluation's sums")?;
+        let n = r.count("the hidden units", crate::limits::MAX_UNITS as u64)?;
+        if n != self.activation_sums.len() {
+            return Err(bad(format!(
+                "the sums are for {n} hidden units; the model has {}",
+                self.activation_sums.len()
+            )));
+        }
+        let mut values = Vec::with_capacity(6 + n);
+        for _ in 0..6 + n {
+            values.push(f64::from_bits(r.u64()?));
+        }
+        r.finish()?;
+        let rows = self.subset_rows as f64;
+        let activity_ok = values[6..].iter().all(|&a| (0.0..=rows).contains(&a));
+        if !(values.iter().all(|v| v.is_finite()) && values[0] <= 0.0 && activity_ok) {
+            return Err(bad("the evaluation's sums are out of range"));
+        }
+        [
+            self.pseudo_sum,
+            self.held_out_energy,
+            self.train_energy,
+            self.log_z,
+            self.exact_train,
+            self.exact_held_out,
+        ] = [
+            values[0], values[1], values[2], values[3], values[4], values[5],
+        ];
+        self.activation_sums = values.split_off(6);
+        self.stage = Stage::Done;
+        Ok(())
+    }
 }

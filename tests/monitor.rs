@@ -144,3 +144,102 @@ fn the_free_energy_gap_reuses_the_pseudo_likelihoods_rows_to_the_bit() {
         );
     }
 }
+
+/// A point of the curves sent to a helper worker as bytes (the task, and the rows it
+/// reads, kept there) gives the same sums: accepted into the job that sent them, the
+/// point equals the one computed in place, to the bit, for an exact model (all the
+/// training rows sent) and one beyond enumeration (only the first rows). Damaged
+/// tasks, rows and sums are refused by name.
+#[test]
+fn an_evaluation_sent_as_bytes_gives_the_same_point_and_damage_is_refused() {
+    let mut g = rng::seeded(5);
+    let mut binary = |rows: usize, m: usize| {
+        let pixels: Vec<f32> = (0..rows * m)
+            .map(|_| f32::from(rng::index(&mut g, 2) as u8))
+            .collect();
+        Matrix::from_vec(rows, m, pixels).unwrap()
+    };
+    let train = binary(1500, 30);
+    let held = binary(300, 30);
+    for (n, exact) in [(7, true), (25, false)] {
+        let rbm = random_rbm(30, n, 1.0, 58);
+        let whole = monitor::evaluate(&rbm, &train, Some(&held), &mut rng::seeded(6)).unwrap();
+        assert_eq!(whole.log_likelihood_train.is_some(), exact);
+        let mut job =
+            monitor::EvaluationJob::new(rbm.clone(), &train, Some(&held), &mut rng::seeded(6))
+                .unwrap();
+        let needed = job.train_rows_needed();
+        assert_eq!(needed, if exact { 1500 } else { 1000 });
+        let data_bytes = monitor::EvaluationData::to_bytes(&train, needed, Some(&held));
+        let data = monitor::EvaluationData::from_bytes(&data_bytes).unwrap();
+        assert_eq!(data.train.rows(), needed);
+        let task = job.task_bytes().unwrap();
+        let mut away = monitor::EvaluationJob::from_task_bytes(&task, &data).unwrap();
+        while !away
+            .advance(&data.train, data.held_out.as_ref(), 20_000.0)
+            .unwrap()
+        {}
+        let sums = away.sums_bytes().unwrap();
+        job.accept_sums(&sums).unwrap();
+        assert_eq!(job.result().unwrap(), whole, "{n} hidden units");
+        assert_eq!(job.hidden_mean_activation(), away.hidden_mean_activation());
+
+        // Sums that cannot be: a NaN, a positive pseudo-log-likelihood, an activity
+        // above the rows, another model's width.
+        let fresh = || {
+            monitor::EvaluationJob::new(rbm.clone(), &train, Some(&held), &mut rng::seeded(6))
+                .unwrap()
+        };
+        for (at, value) in [(16, f64::NAN), (16, 1.0), (16 + 6 * 8, 1001.0)] {
+            let mut bytes = sums.clone();
+            bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+            let error = fresh().accept_sums(&bytes).unwrap_err().to_string();
+            assert!(error.contains("out of range"), "{error}");
+        }
+        let mut bytes = sums.clone();
+        bytes[8..16].copy_from_slice(&(n as u64 + 1).to_le_bytes());
+        assert!(fresh()
+            .accept_sums(&bytes)
+            .unwrap_err()
+            .to_string()
+            .contains("hidden units"));
+    }
+
+    // Tasks that do not fit the rows held, and damaged ones.
+    let rbm = random_rbm(30, 25, 1.0, 58);
+    let job = monitor::EvaluationJob::new(rbm, &train, Some(&held), &mut rng::seeded(6)).unwrap();
+    let task = job.task_bytes().unwrap();
+    let few = monitor::EvaluationData::from_bytes(&monitor::EvaluationData::to_bytes(
+        &train,
+        900,
+        Some(&held),
+    ))
+    .unwrap();
+    let error = monitor::EvaluationJob::from_task_bytes(&task, &few)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("units drawn") || error.contains("does not fit"),
+        "{error}"
+    );
+    let no_held =
+        monitor::EvaluationData::from_bytes(&monitor::EvaluationData::to_bytes(&train, 1000, None))
+            .unwrap();
+    assert!(monitor::EvaluationJob::from_task_bytes(&task, &no_held).is_err());
+    let mut bad_unit = task.clone();
+    bad_unit[8 + 6 * 8..8 + 6 * 8 + 4].copy_from_slice(&30u32.to_le_bytes());
+    let error = monitor::EvaluationJob::from_task_bytes(&bad_unit, &no_held)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("unit 30 is past"), "{error}");
+    let mut data_bytes = monitor::EvaluationData::to_bytes(&train, 1000, Some(&held));
+    let last = data_bytes.len() - 4;
+    data_bytes[last..].copy_from_slice(&2.0f32.to_le_bytes());
+    let error = monitor::EvaluationData::from_bytes(&data_bytes)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("held-out rows"), "{error}");
+}

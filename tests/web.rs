@@ -621,3 +621,66 @@ fn an_ais_estimate_computed_by_a_helper_equals_the_one_in_place() {
     assert_eq!(in_place(&mut taken_back), expected);
     assert!(rbm_lab::wasm::JsAisRun::new(&task[..task.len() - 4]).is_err());
 }
+
+/// A point of the learning curves computed by the background helper (`evaluationTask`
+/// and `evaluationData`, the `helper` module's `EvaluationData` and `EvaluationRun`,
+/// `acceptEvaluation`) equals the point in place, to the bit, after training moved on;
+/// taken back with `evaluationHere` it is computed here. The rows' id changes with the
+/// held-out set; damaged sums are refused with the job kept.
+#[wasm_bindgen_test]
+fn an_evaluation_computed_by_a_helper_equals_the_one_in_place() {
+    use rbm_lab::wasm::{JsEvaluationData, JsEvaluationRun};
+    let data = JsDataset::bars_and_stripes(4.0).unwrap();
+    let config = r#"{"n_hidden": 6, "algorithm": "cd", "k": 1, "learning_rate": 0.1, "batch_size": 10, "seed": 4}"#;
+    let trainer = || {
+        let mut trainer = JsTrainer::new(js_object(config), &data).unwrap();
+        trainer.set_held_out(&data).unwrap();
+        trainer.steps(20.0).unwrap();
+        trainer.start_evaluation().unwrap();
+        trainer
+    };
+    let value = |point: wasm_bindgen::JsValue| {
+        serde_wasm_bindgen::from_value::<serde_json::Value>(point).unwrap()
+    };
+    let mut here = trainer();
+    let expected = loop {
+        let p = here.advance_evaluation(1e4).unwrap();
+        if !p.is_undefined() {
+            break value(p);
+        }
+    };
+    assert!(expected["log_likelihood_train"].is_number(), "{expected}");
+
+    let mut sent = trainer();
+    let id = sent.evaluation_data_id();
+    let rows = JsEvaluationData::new(&sent.evaluation_data().unwrap()).unwrap();
+    let task = sent.evaluation_task().unwrap();
+    assert!(sent.evaluation_away());
+    assert!(message_of(sent.advance_evaluation(1e4).unwrap_err()).contains("another worker"));
+    sent.steps(30.0).unwrap();
+    let mut run = JsEvaluationRun::new(&task, &rows).unwrap();
+    assert!(run.sums().is_err());
+    while !run.advance(&rows, 1e4).unwrap() {}
+    let sums = run.sums().unwrap();
+    let mut damaged = sums.clone();
+    damaged[16..24].copy_from_slice(&f64::NAN.to_le_bytes());
+    assert!(message_of(sent.accept_evaluation(&damaged).unwrap_err()).contains("out of range"));
+    assert!(sent.evaluation_away());
+    assert_eq!(value(sent.accept_evaluation(&sums).unwrap()), expected);
+    assert!(!sent.evaluation_running());
+    assert!(message_of(sent.accept_evaluation(&sums).unwrap_err()).contains("no evaluation"));
+    sent.set_held_out(&data).unwrap();
+    assert_ne!(sent.evaluation_data_id(), id, "new rows, a new id");
+
+    let mut taken_back = trainer();
+    taken_back.evaluation_task().unwrap();
+    taken_back.evaluation_here();
+    let point = loop {
+        let p = taken_back.advance_evaluation(1e4).unwrap();
+        if !p.is_undefined() {
+            break value(p);
+        }
+    };
+    assert_eq!(point, expected);
+    assert!(JsEvaluationRun::new(&task[..task.len() - 1], &rows).is_err());
+}

@@ -1,17 +1,20 @@
-// A helper worker. Two kinds of job, each from the engine's worker:
+// A helper worker. Two kinds of work, each from the engine's worker:
 // - a shard of a split update (src/shard.rs). It keeps no state between shards: each
 //   message brings a shard's task with the model's parameters and gets back the shard's
 //   result, so a helper that dies is replaced, or its shard computed elsewhere, without
 //   changing a bit of the run. In: {job, bytes}. Out: {job, bytes} or {job, error}.
 //   Bytes are transferred both ways, and the answer goes back in the task's own buffer
 //   when it fits: a new 2 MB buffer costs twenty times the copy into a used one.
-// - an AIS estimate of log Z (src/ais.rs), on a helper of its own, so the estimate
-//   takes the other core instead of training's time. In: {ais: job, bytes, sliceFlops}
-//   or {cancelAis: job}. Out: {job, progress} after each slice, then {job, bytes} (the
-//   estimate) or {job, error}. It works in slices, so a cancel or a newer task is read
-//   between two.
-// Also {crash: true} from the page tests: fail the next job of either kind.
-import init, { AisRun, runShard, shardResultPtr } from './pkg/helper.js';
+// - the learning curves' background work, on a helper of its own (helpers.js'
+//   BackgroundHelper), so that it takes the other core instead of training's time: AIS
+//   estimates of log Z (src/ais.rs) and the curves' points (src/monitor.rs). In:
+//   {ais: job, bytes, sliceFlops}; {evaluation: job, bytes, dataId, sliceFlops} on the
+//   rows last sent as {evaluationData: dataId, bytes}; {cancel: job}. Out: {job,
+//   progress} after each slice of an estimate, then {job, bytes} (the estimate, or a
+//   point's sums) or {job, error}. A point goes before an estimate, slice by slice,
+//   and a cancel or a newer task is read between two slices.
+// Also {crash: true} from the page tests: fail the next job of any kind.
+import init, { AisRun, EvaluationData, EvaluationRun, runShard, shardResultPtr } from './pkg/helper.js';
 
 const ready = init();
 // A failed load is reported with the next job (as an error answer), not as an
@@ -19,12 +22,24 @@ const ready = init();
 ready.catch(() => {});
 let crashOnNextJob = false;
 
-/** The AIS estimate under way: {job, run, sliceFlops}. */
-let ais = null;
+/** Background jobs under way, in turn: {job, run, sliceFlops, data?}. */
+let background = [];
+/** The rows evaluations read: {id, data}. */
+let evaluationData = null;
+let sliceQueued = false;
 // The next slice "at once": a message to itself (setTimeout(f, 0) is clamped to 4 ms
 // once nested), which lets a cancel that came meanwhile be read first.
 const soon = new MessageChannel();
-soon.port1.onmessage = () => aisSlice();
+soon.port1.onmessage = () => {
+  sliceQueued = false;
+  backgroundSlice();
+};
+
+function queueSlice() {
+  if (sliceQueued || background.length === 0) return;
+  sliceQueued = true;
+  soon.port2.postMessage(null);
+}
 
 function crash() {
   // An uncaught error and no answer, as a real fault would give: the engine's worker
@@ -32,51 +47,77 @@ function crash() {
   setTimeout(() => { throw new Error('helper crashed on purpose (page test)'); });
 }
 
-function dropAis() {
-  ais?.run.free();
-  ais = null;
+function drop(job) {
+  const entry = background.find((e) => e.job === job);
+  if (!entry) return;
+  entry.run.free();
+  background = background.filter((e) => e !== entry);
 }
 
-function aisSlice() {
-  if (!ais) return;
-  const { job, run } = ais;
+/**
+ * One slice of a job: a curve point's first (training waits for it when the next is
+ * due; an AIS estimate does not hold anything up), else the first in line, which then
+ * goes to the back of the line.
+ */
+function backgroundSlice() {
+  const at = Math.max(0, background.findIndex((e) => e.data));
+  const [entry] = background.splice(at, 1);
+  if (!entry) return;
+  const { job, run } = entry;
   try {
-    if (run.advance(ais.sliceFlops)) {
-      const bytes = run.result();
-      dropAis();
+    const done = entry.data ? run.advance(entry.data, entry.sliceFlops) : run.advance(entry.sliceFlops);
+    if (done) {
+      const bytes = entry.data ? run.sums() : run.result();
+      run.free();
       postMessage({ job, bytes }, [bytes.buffer]);
-      return;
+    } else {
+      background.push(entry);
+      if (!entry.data) postMessage({ job, progress: run.progress });
     }
-    postMessage({ job, progress: run.progress });
   } catch (error) {
-    dropAis();
+    run.free();
     postMessage({ job, error: String(error?.message ?? error) });
-    return;
   }
-  soon.port2.postMessage(null);
+  queueSlice();
 }
 
 onmessage = async ({ data }) => {
-  const { job } = data ?? {};
   if (data?.crash) {
     crashOnNextJob = true;
     return;
   }
-  if (data?.cancelAis !== undefined) {
-    if (ais?.job === data.cancelAis) dropAis();
+  if (data?.cancel !== undefined) {
+    drop(data.cancel);
     return;
   }
-  const answerJob = data?.ais ?? job;
+  const job = data?.ais ?? data?.evaluation ?? data?.job;
   try {
     const { memory } = await ready;
+    if (data.evaluationData !== undefined) {
+      // Evaluations still on the old rows end (their engine has moved on).
+      for (const entry of background.filter((e) => e.data)) {
+        drop(entry.job);
+        postMessage({ job: entry.job, error: 'its rows were replaced' });
+      }
+      evaluationData?.data.free();
+      evaluationData = null;
+      evaluationData = { id: data.evaluationData, data: new EvaluationData(data.bytes) };
+      return;
+    }
     if (crashOnNextJob) {
       crash();
       return;
     }
     if (data.ais !== undefined) {
-      dropAis();
-      ais = { job: data.ais, run: new AisRun(data.bytes), sliceFlops: data.sliceFlops };
-      aisSlice();
+      background.push({ job, run: new AisRun(data.bytes), sliceFlops: data.sliceFlops });
+      queueSlice();
+      return;
+    }
+    if (data.evaluation !== undefined) {
+      if (evaluationData?.id !== data.dataId) throw new Error(`the rows of evaluation data ${data.dataId} were not received`);
+      const rows = evaluationData.data;
+      background.push({ job, run: new EvaluationRun(data.bytes, rows), sliceFlops: data.sliceFlops, data: rows });
+      queueSlice();
       return;
     }
     const len = runShard(data.bytes);
@@ -86,6 +127,7 @@ onmessage = async ({ data }) => {
     bytes.set(result);
     postMessage({ job, bytes }, [buffer]);
   } catch (error) {
-    postMessage({ job: answerJob, error: String(error?.message ?? error) });
+    // (Rows that could not be read: the evaluation that needs them answers with the error.)
+    if (job !== undefined) postMessage({ job, error: String(error?.message ?? error) });
   }
 };

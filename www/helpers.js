@@ -150,68 +150,92 @@ export class HelperPool {
 }
 
 /**
- * The helper that computes AIS estimates of log Z (src/ais.rs), one at a time, started
- * on first use and kept. The estimate then takes the other core, not training's time,
- * and gives the same bits as in place (the same job from the same seed). A helper that
- * fails (an error event, an error answer, or no answer in time) is stopped and its job
- * reported lost, so the engine computes that estimate itself; the next job starts a new
- * helper, until MAX_FAILURES in a row, after which every estimate is computed in place.
+ * The helper that does the learning curves' background work: AIS estimates of log Z
+ * (src/ais.rs) and the curves' points (src/monitor.rs), started on first use and kept.
+ * That work then takes the other core, not training's time, and gives the same bits
+ * as in place (the same jobs from the same bytes). One job of each kind at a time;
+ * the rows evaluations read are sent once per trainer (and again to a new helper). A
+ * helper that fails (an error event, an error answer, or no answer in time) is
+ * stopped and its jobs reported lost, so the engine computes them itself; the next
+ * job starts a new helper, until MAX_FAILURES in a row, after which all of it is
+ * computed in place.
  */
-export class AisHelper {
+export class BackgroundHelper {
   constructor() {
     this.worker = null;
     this.nextJob = 1;
-    /** {job, timer, onProgress, onDone, onLost} */
-    this.current = null;
+    /** kind ('ais' or 'evaluation') -> {job, timer, onProgress, onDone, onLost} */
+    this.current = new Map();
+    /** The id of the evaluation rows the running helper holds. */
+    this.dataSent = null;
     this.failures = 0;
     this.crashPending = false;
     this.unavailable = typeof Worker === 'undefined' ? 'this browser cannot start workers from a worker' : null;
   }
 
-  /**
-   * Sends an AIS task (`Trainer.aisTask()`'s bytes). Then `onProgress(fraction)` after
-   * each slice and one of `onDone(bytes)` or `onLost(why)`. Returns false, calling
-   * nothing, when no helper can take it (compute it in place then).
-   */
-  run(bytes, { expectedMs, sliceFlops }, { onProgress, onDone, onLost }) {
-    this.cancel();
+  /** Starts the helper if none runs; false when none can. */
+  start() {
+    if (this.worker) return true;
     if (this.unavailable) return false;
-    if (!this.worker) {
-      try {
-        this.worker = new Worker(new URL('./helper.js', import.meta.url), { type: 'module' });
-      } catch (error) {
-        this.unavailable = `the AIS helper could not be started (${error?.message ?? error})`;
-        return false;
-      }
-      const worker = this.worker;
-      worker.onmessage = ({ data }) => this.answered(worker, data);
-      worker.onerror = (event) => {
-        event.preventDefault?.();
-        this.failed(worker, event.message || 'the AIS helper stopped with an error');
-      };
-      worker.onmessageerror = () => this.failed(worker, 'an answer could not be read');
+    let worker;
+    try {
+      worker = new Worker(new URL('./helper.js', import.meta.url), { type: 'module' });
+    } catch (error) {
+      this.unavailable = `the background helper could not be started (${error?.message ?? error})`;
+      return false;
     }
-    const job = this.nextJob++;
-    const worker = this.worker;
-    const timer = setTimeout(() => this.failed(worker, 'it did not answer in time'), GRACE_MS + 20 * expectedMs);
-    this.current = { job, timer, onProgress, onDone, onLost };
-    if (this.crashPending) worker.postMessage({ crash: true });
-    this.crashPending = false;
-    worker.postMessage({ ais: job, bytes, sliceFlops }, [bytes.buffer]);
+    this.worker = worker;
+    this.dataSent = null;
+    worker.onmessage = ({ data }) => this.answered(worker, data);
+    worker.onerror = (event) => {
+      event.preventDefault?.();
+      this.failed(worker, event.message || 'the background helper stopped with an error');
+    };
+    worker.onmessageerror = () => this.failed(worker, 'an answer could not be read');
     return true;
   }
 
-  /** Drops the estimate under way: the helper stops it, and its answer is ignored. */
-  cancel() {
-    if (!this.current) return;
-    clearTimeout(this.current.timer);
-    this.worker?.postMessage({ cancelAis: this.current.job });
-    this.current = null;
+  /**
+   * Sends a task of `kind`: 'ais' (`Trainer.aisTask()`'s bytes) or 'evaluation'
+   * (`Trainer.evaluationTask()`'s, with `rows: {id, bytes()}`, the rows it reads,
+   * fetched only when this helper does not hold them yet). Then `onProgress(fraction)`
+   * now and then, and one of `onDone(bytes)` or `onLost(why)`. Returns false, calling
+   * nothing, when no helper can take it (compute it in place then).
+   */
+  run(kind, bytes, { expectedMs, sliceFlops, rows = null }, { onProgress = () => {}, onDone, onLost }) {
+    this.cancel(kind);
+    if (!this.start()) return false;
+    const worker = this.worker;
+    if (rows && this.dataSent !== rows.id) {
+      const data = rows.bytes();
+      worker.postMessage({ evaluationData: rows.id, bytes: data }, [data.buffer]);
+      this.dataSent = rows.id;
+    }
+    const job = this.nextJob++;
+    const timer = setTimeout(() => this.failed(worker, 'it did not answer in time'), GRACE_MS + 20 * expectedMs);
+    this.current.set(kind, { job, timer, onProgress, onDone, onLost });
+    if (this.crashPending) worker.postMessage({ crash: true });
+    this.crashPending = false;
+    const message = kind === 'ais' ? { ais: job } : { evaluation: job, dataId: rows.id };
+    worker.postMessage({ ...message, bytes, sliceFlops }, [bytes.buffer]);
+    return true;
+  }
+
+  /** Drops the job of `kind` under way (every kind without one): its answer is ignored. */
+  cancel(kind = null) {
+    for (const [k, entry] of this.current) {
+      if (kind !== null && k !== kind) continue;
+      clearTimeout(entry.timer);
+      this.worker?.postMessage({ cancel: entry.job });
+      this.current.delete(k);
+    }
   }
 
   answered(worker, { job, progress, bytes, error }) {
-    const entry = this.current;
-    if (worker !== this.worker || !entry || entry.job !== job) return; // cancelled
+    if (worker !== this.worker) return;
+    const found = [...this.current].find(([, e]) => e.job === job);
+    if (!found) return; // cancelled
+    const [kind, entry] = found;
     if (error) {
       this.failed(worker, error);
       return;
@@ -221,21 +245,22 @@ export class AisHelper {
       return;
     }
     clearTimeout(entry.timer);
-    this.current = null;
+    this.current.delete(kind);
     this.failures = 0;
     entry.onDone(bytes);
   }
 
-  /** Stops the helper; its job is reported lost. */
+  /** Stops the helper; its jobs are reported lost. */
   failed(worker, why) {
     if (worker !== this.worker) return;
     worker.terminate();
     this.worker = null;
+    this.dataSent = null;
     this.failures += 1;
-    if (this.failures >= MAX_FAILURES) this.unavailable = `the AIS helper failed ${this.failures} times in a row; the last: ${why}`;
-    const entry = this.current;
-    this.current = null;
-    if (entry) {
+    if (this.failures >= MAX_FAILURES) this.unavailable = `the background helper failed ${this.failures} times in a row; the last: ${why}`;
+    const lost = [...this.current.values()];
+    this.current.clear();
+    for (const entry of lost) {
       clearTimeout(entry.timer);
       entry.onLost(why);
     }

@@ -17,7 +17,7 @@ import init, {
 import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
 import { GUIDE_ACTIONS, useGuideModule } from './guidework.js';
 import { trainingSettings } from './settings.js';
-import { AisHelper, HelperPool } from './helpers.js';
+import { BackgroundHelper, HelperPool } from './helpers.js';
 
 const SLICE_MS = 25;
 /** Assumed engine speed: about half of what it measured in Chromium (README, Benchmarks). */
@@ -201,13 +201,14 @@ function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
     visits: null,
     visitTotal: 0,
     exact: null, // {version, beta, p}
+    pending: { ais: null, evaluation: null }, // the background helper's answers, for the loop
     curves: { recon: [], evaluation: [], ais: [], ...run.curves },
     untouched: !run.runId, // "Ready" until the first update or chain step
     updateMs: updateCost(trainingSettings(settings), trainer.nVisible).update / FLOPS_PER_MS,
   };
   resetChainStatistics();
   if (previous) {
-    aisHelper.cancel();
+    background.cancel();
     previous.chains.free();
     previous.trainer.free();
     freeData(previous);
@@ -474,8 +475,17 @@ function pushCurve(curve, point) {
   }
 }
 
-/** Starts and advances the learning-curve evaluation; returns a finished point or null. */
+/**
+ * Starts and advances the learning-curve evaluation; returns a finished point or null.
+ * The evaluation goes to the background helper when one runs (sendEvaluation); its
+ * point then comes back into lab.pending and is returned here.
+ */
 function evaluationSlice(force = false) {
+  if (lab.pending.evaluation) {
+    const { point, step } = lab.pending.evaluation;
+    lab.pending.evaluation = null;
+    return recordEvaluation(point, step);
+  }
   const now = performance.now();
   if (!lab.trainer.evaluationRunning && lab.evaluatedVersion !== lab.modelVersion
       && (force || !training || now - lab.lastEvaluation > EVALUATE_EVERY_MS || stepsToNextPoint() <= 0)) {
@@ -483,13 +493,18 @@ function evaluationSlice(force = false) {
     lab.evaluationStep = stepsDone();
     lab.evaluatedVersion = lab.modelVersion;
     lab.lastEvaluation = now;
+    sendEvaluation();
   }
-  if (!lab.trainer.evaluationRunning) return null;
+  if (!lab.trainer.evaluationRunning || lab.trainer.evaluationAway) return null;
   const point = lab.trainer.advanceEvaluation(SLICE_FLOPS / 2);
-  if (!point) return null;
+  return point ? recordEvaluation(point, lab.evaluationStep) : null;
+}
+
+/** A finished point of the curves, for the model after `step` updates. */
+function recordEvaluation(point, step) {
   const { hidden_mean_activation: activation, ...curves } = point;
   lab.activation = Float32Array.from(activation);
-  const evaluation = { step: lab.evaluationStep, ...curves };
+  const evaluation = { step, ...curves };
   lab.exactUnavailable = Boolean(evaluation.exact_unavailable);
   pushCurve(lab.curves.evaluation, evaluation);
   return evaluation;
@@ -514,65 +529,94 @@ function aisSlice() {
     lab.aisVersion = lab.modelVersion;
     sendAis();
   }
-  if (!lab.trainer.aisRunning || lab.trainer.aisAway) return null;
-  const point = lab.trainer.advanceAis(SLICE_FLOPS / 2);
+  let point = lab.pending.ais;
+  lab.pending.ais = null;
+  if (!point && lab.trainer.aisRunning && !lab.trainer.aisAway) point = lab.trainer.advanceAis(SLICE_FLOPS / 2);
   if (!point) return null;
   pushCurve(lab.curves.ais, point);
   return point;
 }
 
-// The AIS estimates run on a helper of their own (helpers.js' AisHelper), so they take
-// the other core and not training's time; the same job gives the same bits there. When
-// that helper fails, or none can start, the estimate is computed here, in slices.
-const aisHelper = new AisHelper();
+// The curves' background work (AIS estimates and the curves' points) runs on a helper
+// of its own (helpers.js' BackgroundHelper), so it takes the other core and not
+// training's time; the same jobs give the same bits there. Their answers wait in
+// lab.pending for the loop, which they wake. When that helper fails, or none can start,
+// the work is computed here, in slices, as before.
+const background = new BackgroundHelper();
 
-/** Hands the estimate just started to the AIS helper; leaves it here when none runs. */
-function sendAis() {
+/**
+ * Hands the job of `kind` just started to the background helper (leaves it here when
+ * none runs): `task()` gives its bytes, `accept(bytes)` reads the answer into a point,
+ * `here()` takes the job back.
+ */
+function sendBackground(kind, { task, accept, here, expectedMs, rows = null, onProgress = () => {} }) {
   const forLab = lab;
+  const current = () => lab === forLab && !poisoned;
   let bytes;
   try {
-    bytes = lab.trainer.aisTask();
+    bytes = task();
   } catch (error) {
     if (isFatal(error)) throw error;
     return; // computed here
   }
-  lab.aisAwayProgress = 0;
-  const current = () => lab === forLab && !poisoned && lab.trainer.aisAway;
-  const flops = gibbsStepCost(lab.settings.ais_runs, lab.m, lab.trainer.nHidden) * lab.settings.ais_temperatures;
-  const sent = aisHelper.run(bytes, { expectedMs: flops / FLOPS_PER_MS, sliceFlops: SLICE_FLOPS * 2 }, {
+  const takeBack = () => {
+    here();
+    wake();
+  };
+  const sent = background.run(kind, bytes, { expectedMs, sliceFlops: SLICE_FLOPS / 2, rows }, {
     onProgress(fraction) {
-      if (!current()) return;
-      lab.aisAwayProgress = fraction;
-      // A paused lab shows the estimate's progress too (a running loop posts frames anyway).
-      if (!scheduled && performance.now() - lastPosted > SHOW_PROGRESS_MS / 4) postFrame(statusWord());
+      if (current()) onProgress(fraction);
     },
     onDone(answer) {
       if (!current()) return;
-      let point;
       try {
-        point = lab.trainer.acceptAis(answer);
+        lab.pending[kind] = accept(answer);
       } catch (error) {
         if (isFatal(error)) {
           reportError(error);
           return;
         }
-        // A damaged answer: the estimate is computed here instead.
-        lab.trainer.aisHere();
-        wake();
+        takeBack(); // a damaged answer: computed here instead
         return;
       }
-      pushCurve(lab.curves.ais, point);
-      postFrame(statusWord(), { ais: point });
       wake();
     },
     onLost(why) {
       if (!current()) return;
-      lab.trainer.aisHere();
-      postMessage({ status: 'note', message: `The AIS helper worker failed (${why}): this estimate is computed here instead, to the same numbers, and ${aisHelper.unavailable ? 'so is every later one' : 'a new helper takes the next'}.` });
-      wake();
+      postMessage({ status: 'note', message: `The background helper worker failed (${why}): the learning curves' work is computed here instead, to the same numbers, and ${background.unavailable ? 'so is all of it from now on' : 'a new helper takes the next'}.` });
+      takeBack();
     },
   });
-  if (!sent) lab.trainer.aisHere();
+  if (!sent) here();
+}
+
+function sendAis() {
+  lab.aisAwayProgress = 0;
+  const { trainer } = lab;
+  const flops = gibbsStepCost(lab.settings.ais_runs, lab.m, trainer.nHidden) * lab.settings.ais_temperatures;
+  sendBackground('ais', {
+    task: () => trainer.aisTask(),
+    accept: (bytes) => trainer.acceptAis(bytes),
+    here: () => trainer.aisHere(),
+    expectedMs: flops / FLOPS_PER_MS,
+    onProgress(fraction) {
+      lab.aisAwayProgress = fraction;
+      // A paused lab shows the estimate's progress too (a running loop posts frames anyway).
+      if (!scheduled && performance.now() - lastPosted > SHOW_PROGRESS_MS / 4) postFrame(statusWord());
+    },
+  });
+}
+
+function sendEvaluation() {
+  const { trainer } = lab;
+  const step = lab.evaluationStep;
+  sendBackground('evaluation', {
+    task: () => trainer.evaluationTask(),
+    accept: (bytes) => ({ point: trainer.acceptEvaluation(bytes), step }),
+    here: () => trainer.evaluationHere(),
+    expectedMs: freeEnergyCost(3 * Math.min(lab.shape[0], 1000), lab.m, trainer.nHidden) / FLOPS_PER_MS,
+    rows: { id: trainer.evaluationDataId, bytes: () => trainer.evaluationData() },
+  });
 }
 
 // ---- frames -------------------------------------------------------------------------------
@@ -744,23 +788,30 @@ soon.port1.onmessage = ({ data }) => {
 let lastPosted = 0;
 
 function busy() {
-  return lab && (training || finishing || chainsPlaying || frameStepsLeft > 0 || lab.trainer.evaluationRunning
-    || (lab.trainer.aisRunning && !lab.trainer.aisAway) || aisDue()
+  // (Work on the background helper is not work here: its answer wakes the loop.)
+  return lab && (training || finishing || chainsPlaying || frameStepsLeft > 0
+    || (lab.trainer.evaluationRunning && !lab.trainer.evaluationAway) || lab.pending.evaluation
+    || (lab.trainer.aisRunning && !lab.trainer.aisAway) || lab.pending.ais || aisDue()
     || lab.distributionJob || lab.evaluatedVersion !== lab.modelVersion || lab.completion);
 }
 
 function schedule() {
   if (scheduled || poisoned || !busy()) return;
-  // (An AIS estimate on the AIS helper is not work here: its answer wakes the loop.)
+  // (Work on the background helper is not work here: its answer wakes the loop.)
   const aisHere = lab.trainer.aisRunning && !lab.trainer.aisAway;
-  const noOtherWork = !lab.trainer.evaluationRunning && !lab.distributionJob && !aisHere
-    && frameStepsLeft === 0 && lab.evaluatedVersion === lab.modelVersion && !lab.completion;
+  // An evaluation to compute here, or one to start (not while one is away).
+  const evaluationWork = lab.trainer.evaluationRunning
+    ? !lab.trainer.evaluationAway : lab.evaluatedVersion !== lab.modelVersion;
+  const noOtherWork = !evaluationWork && !lab.distributionJob && !aisHere && !lab.pending.ais && !lab.pending.evaluation
+    && frameStepsLeft === 0 && !lab.completion;
+  // Training waits for the background helper's curve point when the next one is due.
+  const pointDue = training && lab.trainer.evaluationAway && stepsToNextPoint() <= 0;
   // Waiting for the helpers with nothing else to do: their answer wakes the loop.
-  if (lab.waiting && noOtherWork && !chainsPlaying) return;
+  if ((lab.waiting || pointDue) && noOtherWork && !chainsPlaying) return;
   scheduled = true;
   const onlyChains = !training && !finishing && noOtherWork;
   const paced = training && Number(lab.settings.pace) > 0;
-  if (onlyChains || paced || lab.waiting) {
+  if (onlyChains || paced || lab.waiting || pointDue) {
     scheduledTimer = setTimeout(loop, CHAIN_FRAME_MS);
   } else {
     soonTicket += 1;
@@ -1221,10 +1272,10 @@ const HANDLERS = {
   injectFault({ kind }) {
     if (kind === 'panic') injectPanic('asked for by the page test');
     if (kind === 'helper') pool.crashNext();
-    if (kind === 'ais-helper') aisHelper.crashNext();
-    // As in a browser whose workers cannot start workers: every estimate in place (the
-    // benchmark compares the two in one run).
-    if (kind === 'no-ais-helper') aisHelper.unavailable = 'turned off by the page';
+    if (kind === 'background-helper') background.crashNext();
+    // As in a browser whose workers cannot start workers: the curves' work all in place
+    // (the benchmark compares the two in one run).
+    if (kind === 'no-background-helper') background.unavailable = 'turned off by the page';
     if (kind === 'hang') for (;;) { /* a worker that never answers again */ }
     if (kind === 'exit') close();
   },

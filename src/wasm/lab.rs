@@ -383,6 +383,11 @@ pub struct JsTrainer {
     /// Draws for the stochastic pseudo-log-likelihood, apart from training's stream.
     evaluation_rng: Rng,
     evaluation: Option<EvaluationJob>,
+    /// Whether the evaluation under way is computed by another worker (`evaluationTask`).
+    evaluation_away: bool,
+    /// Names the rows evaluations read (`evaluationData`): new for each trainer and
+    /// each held-out set, so a helper worker's copy is known to be current.
+    data_id: u32,
     distribution: Option<VisibleDistributionJob>,
     /// An AIS estimate of `log Z` under way, with the update count it started at and
     /// whether another worker computes it (`aisTask`).
@@ -392,6 +397,13 @@ pub struct JsTrainer {
     /// The tasks of the last `shardRequests`, kept until the next: JS copies them out
     /// through views.
     requests: Vec<(usize, Vec<u8>)>,
+}
+
+/// A new name for a trainer's evaluation rows.
+fn next_data_id() -> u32 {
+    use core::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Seeds the evaluation stream from the training seed, so a run's curves repeat too.
@@ -433,6 +445,8 @@ impl JsTrainer {
             image_shape,
             held_out: None,
             evaluation: None,
+            evaluation_away: false,
+            data_id: next_data_id(),
             distribution: None,
             ais: None,
             completion: None,
@@ -511,8 +525,10 @@ impl JsTrainer {
                 self.inner.model().n_visible()
             ))));
         }
+        self.data_id = next_data_id();
         self.held_out = Some(images.clone());
         self.evaluation = None;
+        self.evaluation_away = false;
         Ok(())
     }
 
@@ -716,6 +732,7 @@ impl JsTrainer {
     /// computed by `advanceEvaluation` (any evaluation under way is dropped).
     #[wasm_bindgen(js_name = startEvaluation)]
     pub fn start_evaluation(&mut self) -> Result<(), JsError> {
+        self.evaluation_away = false;
         self.evaluation = Some(
             EvaluationJob::new(
                 self.inner.model().clone(),
@@ -742,12 +759,84 @@ impl JsTrainer {
         let Some(job) = self.evaluation.as_mut() else {
             return Err(JsError::new("no evaluation is under way"));
         };
+        if self.evaluation_away {
+            return Err(JsError::new(
+                "the evaluation is computed by another worker (evaluationHere takes it back)",
+            ));
+        }
         if !job
             .advance(self.inner.data(), self.held_out.as_ref(), flop_budget)
             .map_err(js_error)?
         {
             return Ok(JsValue::UNDEFINED);
         }
+        self.evaluation_point()
+    }
+
+    /// The evaluation just started, as a task for another worker (the `helper`
+    /// module's `EvaluationRun`, on the rows of `evaluationData`), whose sums come back
+    /// through `acceptEvaluation`. Meanwhile `advanceEvaluation` refuses;
+    /// `evaluationHere` takes the job back (a worker that failed).
+    #[wasm_bindgen(js_name = evaluationTask)]
+    pub fn evaluation_task(&mut self) -> Result<Vec<u8>, JsError> {
+        let Some(job) = self.evaluation.as_ref() else {
+            return Err(JsError::new("no evaluation is under way"));
+        };
+        let bytes = job.task_bytes().map_err(js_error)?;
+        self.evaluation_away = true;
+        Ok(bytes)
+    }
+
+    /// The rows the evaluation under way reads, as bytes for the worker that computes
+    /// it (kept there while `evaluationDataId` stays the same).
+    #[wasm_bindgen(js_name = evaluationData)]
+    pub fn evaluation_data(&self) -> Result<Vec<u8>, JsError> {
+        let Some(job) = self.evaluation.as_ref() else {
+            return Err(JsError::new("no evaluation is under way"));
+        };
+        Ok(monitor::EvaluationData::to_bytes(
+            self.inner.data(),
+            job.train_rows_needed(),
+            self.held_out.as_ref().filter(|h| h.rows() > 0),
+        ))
+    }
+
+    /// Names the rows of `evaluationData`: it changes with the trainer and its held-out set.
+    #[wasm_bindgen(getter, js_name = evaluationDataId)]
+    pub fn evaluation_data_id(&self) -> u32 {
+        self.data_id
+    }
+
+    /// The evaluation sent out by `evaluationTask` is computed here again, from its start.
+    #[wasm_bindgen(js_name = evaluationHere)]
+    pub fn evaluation_here(&mut self) {
+        self.evaluation_away = false;
+    }
+
+    /// Whether the evaluation under way is computed by another worker.
+    #[wasm_bindgen(getter, js_name = evaluationAway)]
+    pub fn evaluation_away(&self) -> bool {
+        self.evaluation.is_some() && self.evaluation_away
+    }
+
+    /// The answer to `evaluationTask` (`EvaluationRun.sums()`'s bytes), checked:
+    /// returns the same point as `advanceEvaluation` and clears the job.
+    #[wasm_bindgen(js_name = acceptEvaluation)]
+    pub fn accept_evaluation(&mut self, bytes: &[u8]) -> Result<JsValue, JsError> {
+        let Some(job) = self.evaluation.as_mut().filter(|_| self.evaluation_away) else {
+            return Err(JsError::new("no evaluation was sent to another worker"));
+        };
+        job.accept_sums(bytes).map_err(js_error)?;
+        self.evaluation_point()
+    }
+}
+
+impl JsTrainer {
+    /// The point of the finished evaluation, which is cleared.
+    fn evaluation_point(&mut self) -> Result<JsValue, JsError> {
+        let Some(job) = self.evaluation.as_ref() else {
+            return Err(JsError::new("no evaluation is under way"));
+        };
         #[derive(serde::Serialize)]
         struct Point {
             #[serde(flatten)]
@@ -759,9 +848,13 @@ impl JsTrainer {
             hidden_mean_activation: job.hidden_mean_activation(),
         };
         self.evaluation = None;
+        self.evaluation_away = false;
         to_js(&point)
     }
+}
 
+#[wasm_bindgen(js_class = Trainer)]
+impl JsTrainer {
     /// Starts an AIS estimate of `log Z` (`runs` runs, `temperatures` intermediate
     /// distributions from the training data's base rate) on a snapshot of the current
     /// model, computed by `advanceAis`. Seeded from the run's seed and update count, so

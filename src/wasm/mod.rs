@@ -279,3 +279,57 @@ impl JsAisRun {
             .ok_or_else(|| JsError::new("the AIS estimate has not finished"))
     }
 }
+
+/// The rows evaluations read, kept by the helper that computes them
+/// (`Trainer.evaluationData`'s bytes).
+#[cfg(feature = "helper")]
+#[wasm_bindgen(js_name = EvaluationData)]
+pub struct JsEvaluationData {
+    data: crate::monitor::EvaluationData,
+}
+
+#[cfg(feature = "helper")]
+#[wasm_bindgen(js_class = EvaluationData)]
+impl JsEvaluationData {
+    #[wasm_bindgen(constructor)]
+    pub fn new(bytes: &[u8]) -> Result<JsEvaluationData, JsError> {
+        Ok(JsEvaluationData {
+            data: crate::monitor::EvaluationData::from_bytes(bytes).map_err(js_error)?,
+        })
+    }
+}
+
+/// A point of the learning curves computed away from the lab's worker: built from
+/// `Trainer.evaluationTask`'s bytes on the rows of an `EvaluationData`, advanced in
+/// slices, its sums handed back to `Trainer.acceptEvaluation`. The same job as in
+/// place, so the same point to the bit.
+#[cfg(feature = "helper")]
+#[wasm_bindgen(js_name = EvaluationRun)]
+pub struct JsEvaluationRun {
+    job: crate::monitor::EvaluationJob,
+}
+
+#[cfg(feature = "helper")]
+#[wasm_bindgen(js_class = EvaluationRun)]
+impl JsEvaluationRun {
+    #[wasm_bindgen(constructor)]
+    pub fn new(task: &[u8], data: &JsEvaluationData) -> Result<JsEvaluationRun, JsError> {
+        Ok(JsEvaluationRun {
+            job: crate::monitor::EvaluationJob::from_task_bytes(task, &data.data)
+                .map_err(js_error)?,
+        })
+    }
+
+    /// Works about `flop_budget` operations on `data` (the rows it was built on);
+    /// returns whether the point is complete.
+    pub fn advance(&mut self, data: &JsEvaluationData, flop_budget: f64) -> Result<bool, JsError> {
+        self.job
+            .advance(&data.data.train, data.data.held_out.as_ref(), flop_budget)
+            .map_err(js_error)
+    }
+
+    /// The finished job's sums as bytes.
+    pub fn sums(&self) -> Result<Vec<u8>, JsError> {
+        self.job.sums_bytes().map_err(js_error)
+    }
+}
