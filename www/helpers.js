@@ -262,8 +262,19 @@ export class BackgroundHelper {
     this.current.clear();
     for (const entry of lost) {
       clearTimeout(entry.timer);
-      entry.onLost(why);
+      try {
+        entry.onLost(why);
+      } catch (error) {
+        // Every job still hears of the loss; the error is reported on its own.
+        queueMicrotask(() => { throw error; });
+      }
     }
+  }
+
+  /** Stops the helper for good: its jobs are reported lost, and all later work stays in place. */
+  disable(why) {
+    this.unavailable = why;
+    if (this.worker) this.failed(this.worker, why);
   }
 
   /** Has the helper crash on its next job, started or not yet (page tests of the recovery). */

@@ -550,8 +550,10 @@ const background = new BackgroundHelper();
  * `here()` takes the job back.
  */
 function sendBackground(kind, { task, accept, here, expectedMs, rows = null, onProgress = () => {} }) {
+  const { trainer } = lab;
+  // (A new lab, or a new trainer in it after a change of training settings, drops it.)
   const forLab = lab;
-  const current = () => lab === forLab && !poisoned;
+  const current = () => lab === forLab && lab.trainer === trainer && !poisoned;
   let bytes;
   try {
     bytes = task();
@@ -614,7 +616,9 @@ function sendEvaluation() {
     task: () => trainer.evaluationTask(),
     accept: (bytes) => ({ point: trainer.acceptEvaluation(bytes), step }),
     here: () => trainer.evaluationHere(),
-    expectedMs: freeEnergyCost(3 * Math.min(lab.shape[0], 1000), lab.m, trainer.nHidden) / FLOPS_PER_MS,
+    // (At most: every training row, as an exact point reads, and the held-out ones, with log Z
+    // enumerated at up to 2^24 terms of a few dozen operations.)
+    expectedMs: (freeEnergyCost(lab.shape[0] + 2000, lab.m, trainer.nHidden) + 2 ** 24 * 50) / FLOPS_PER_MS,
     rows: { id: trainer.evaluationDataId, bytes: () => trainer.evaluationData() },
   });
 }
@@ -789,20 +793,21 @@ let lastPosted = 0;
 
 function busy() {
   // (Work on the background helper is not work here: its answer wakes the loop.)
-  return lab && (training || finishing || chainsPlaying || frameStepsLeft > 0
-    || (lab.trainer.evaluationRunning && !lab.trainer.evaluationAway) || lab.pending.evaluation
-    || (lab.trainer.aisRunning && !lab.trainer.aisAway) || lab.pending.ais || aisDue()
-    || lab.distributionJob || lab.evaluatedVersion !== lab.modelVersion || lab.completion);
+  return lab && (training || finishing || chainsPlaying || frameStepsLeft > 0 || evaluationWork()
+    || lab.pending.evaluation || (lab.trainer.aisRunning && !lab.trainer.aisAway) || lab.pending.ais || aisDue()
+    || lab.distributionJob || lab.completion);
+}
+
+/** An evaluation to compute here, or one to start (not while one is on the background helper). */
+function evaluationWork() {
+  return lab.trainer.evaluationRunning ? !lab.trainer.evaluationAway : lab.evaluatedVersion !== lab.modelVersion;
 }
 
 function schedule() {
   if (scheduled || poisoned || !busy()) return;
   // (Work on the background helper is not work here: its answer wakes the loop.)
   const aisHere = lab.trainer.aisRunning && !lab.trainer.aisAway;
-  // An evaluation to compute here, or one to start (not while one is away).
-  const evaluationWork = lab.trainer.evaluationRunning
-    ? !lab.trainer.evaluationAway : lab.evaluatedVersion !== lab.modelVersion;
-  const noOtherWork = !evaluationWork && !lab.distributionJob && !aisHere && !lab.pending.ais && !lab.pending.evaluation
+  const noOtherWork = !evaluationWork() && !lab.distributionJob && !aisHere && !lab.pending.ais && !lab.pending.evaluation
     && frameStepsLeft === 0 && !lab.completion;
   // Training waits for the background helper's curve point when the next one is due.
   const pointDue = training && lab.trainer.evaluationAway && stepsToNextPoint() <= 0;
@@ -1021,6 +1026,8 @@ const HANDLERS = {
     } finally {
       rbm.free();
     }
+    // The background helper's jobs belong to the old trainer: their answers are dropped.
+    background.cancel();
     lab.trainer.free();
     lab.trainer = trainer;
     lab.settings = { ...settings, n_hidden: trainer.nHidden };
@@ -1275,7 +1282,7 @@ const HANDLERS = {
     if (kind === 'background-helper') background.crashNext();
     // As in a browser whose workers cannot start workers: the curves' work all in place
     // (the benchmark compares the two in one run).
-    if (kind === 'no-background-helper') background.unavailable = 'turned off by the page';
+    if (kind === 'no-background-helper') background.disable('turned off by the page');
     if (kind === 'hang') for (;;) { /* a worker that never answers again */ }
     if (kind === 'exit') close();
   },

@@ -3,7 +3,7 @@
 // held-out log-likelihood with ±3σ error bars, computed in slices while training runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withLab, waitForStatus } from './helpers.mjs';
+import { withLab, waitForStatus, setValue } from './helpers.mjs';
 
 test('a 784 x 100 model gets AIS log-likelihood points with error bars, in the background', async () => {
   await withLab({ hash: '#seed=2&aisruns=20&aistemps=300' }, async ({ page }) => {
@@ -129,4 +129,25 @@ test('AIS and the curves\' points run on a background helper; when it dies they 
   const lastRows = (csv) => csv.trim().split('\n').filter((line) => /^"[^"]+",90,/.test(line)).sort();
   assert.ok(lastRows(healthy.curves).length >= 3, healthy.curves.slice(0, 400));
   assert.deepEqual(lastRows(crashed.curves), lastRows(healthy.curves));
+});
+
+test('a training setting changed while the background helper computes for the old trainer drops that work, with no error', async () => {
+  // A long AIS estimate (3,000 temperatures) is on the helper when the learning rate
+  // changes: the new trainer must not receive the old one's answer (it once crashed
+  // the engine), and training and the curves go on.
+  await withLab({ hash: '#seed=2&aisruns=20&aistemps=3000' }, async ({ page, problems }) => {
+    await page.click('#train');
+    await page.waitForFunction(() => /Estimating log Z by AIS: [1-9]/.test(document.getElementById('ais-progress').textContent), null, { timeout: 60000 });
+    for (const rate of ['0.02', '0.015', '0.01']) {
+      await setValue(page, 'learning_rate', rate);
+      await page.waitForTimeout(300);
+    }
+    const before = Number(await page.$eval('#chart-likelihood', (c) => c.dataset.points));
+    await page.waitForFunction((n) => Number(document.getElementById('chart-likelihood').dataset.points) > n + 3, before, { timeout: 60000 });
+    await page.waitForFunction(() => /AIS at step \d+/.test(document.getElementById('ais-note').textContent), null, { timeout: 120000 });
+    const status = await page.textContent('#status');
+    assert.match(status, /^(Training|Run complete)/, status);
+    assert.doesNotMatch(await page.textContent('#message'), /stopped|error|failed/i);
+    assert.deepEqual(problems, []);
+  });
 });
