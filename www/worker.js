@@ -550,6 +550,10 @@ const background = new BackgroundHelper();
  * `here()` takes the job back.
  */
 function sendBackground(kind, { task, accept, here, expectedMs, rows = null, onProgress = () => {} }) {
+  // The first point, of a model nobody has trained yet, is cheap: computed here, it
+  // leaves the helper unstarted while the page loads (its start-up would share the
+  // cores with the first picture).
+  if (lab.untouched) return;
   const { trainer } = lab;
   // (A new lab, or a new trainer in it after a change of training settings, drops it.)
   const forLab = lab;
