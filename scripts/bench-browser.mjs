@@ -17,8 +17,10 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage();
   await page.goto(`${origin}/`);
-  const figures = await page.evaluate(async () => {
-    const engine = await import('/www/pkg/rbm_lab.js');
+  // The same figures for each build: deterministic (www/pkg) and fast maths
+  // (www/pkg/fast, relaxed SIMD), each module instantiated on its own in this page.
+  const measure = (path) => page.evaluate(async (path) => {
+    const engine = await import(path);
     await engine.default();
     const bytes = new Uint8Array(await (await fetch('/www/data/mnist.bin')).arrayBuffer());
     const train = engine.Dataset.fromPacked(bytes, 'train');
@@ -61,8 +63,17 @@ try {
       for (let r = 0; r < 20; r++) model.probHiddenGivenVisible(probabilities, 1);
       return (20 * 2 * 100 * 784 * 500) / ((performance.now() - t) * 1e6);
     }));
-    return { cd: median(cd), gibbs: median(gibbs), logZ: median(logZ), peak, dense };
-  });
+    // The fast build's own peak: relaxed-SIMD fused multiply-adds.
+    let relaxedPeak = null;
+    if (engine.relaxedPeak) {
+      engine.relaxedPeak(1e6);
+      relaxedPeak = median(Array.from({ length: 5 }, () => engine.relaxedPeak(2e7)));
+    }
+    return { cd: median(cd), gibbs: median(gibbs), logZ: median(logZ), peak, dense, relaxedPeak, maths: engine.engineMaths() };
+  }, path);
+  const figures = await measure('/www/pkg/rbm_lab.js');
+  const fast = await measure('/www/pkg/fast/rbm_lab.js');
+  if (figures.maths !== 'deterministic' || fast.maths !== 'fast') throw new Error(`the builds' maths: ${figures.maths}, ${fast.maths}`);
   // Workers: the engine's worker and helpers (www/helpers.js, www/helper.js) as the page runs them;
   // the same updates with one worker and with two, medians of 3 blocks of updates.
   const workers = await page.evaluate(async () => {
@@ -203,6 +214,12 @@ try {
   for (const [name, tf] of [['TF.js 4.22 wasm backend (SIMD, 1 thread)', tfWasm], ['TF.js 4.22 CPU backend (JavaScript)', tfCpu]]) {
     row(`${name}: CD-1 updates/s`, `${tf.rate.toFixed(1)} (${tf.low.toFixed(1)} to ${tf.high.toFixed(1)}; engine ${(figures.cd / tf.rate).toFixed(1)}x)`);
   }
+  row('fast maths (relaxed SIMD): CD-1 updates/s', `${fast.cd.toFixed(1)} (${(fast.cd / figures.cd).toFixed(2)}x deterministic; ${(fast.cd / tfWasm.rate).toFixed(1)}x TF.js wasm)`);
+  row('fast maths: Gibbs steps/s', `${fast.gibbs.toFixed(1)} (${(fast.gibbs / figures.gibbs).toFixed(2)}x deterministic)`);
+  row('relaxed-SIMD fused multiply-add peak: GFLOP/s', `${fast.relaxedPeak.toFixed(1)} (${(fast.relaxedPeak / figures.peak).toFixed(2)}x the simd128 peak)`);
+  row('fast maths: dense product: GFLOP/s', `${fast.dense.toFixed(1)} (${Math.round((100 * fast.dense) / fast.relaxedPeak)} % of its peak; ${(fast.dense / figures.dense).toFixed(2)}x deterministic)`);
+  const fastCdFlops = (fast.cd * 10 * 784 * 500 * 100) / 1e9;
+  row('fast maths: CD-1 as 10 m n flops/example', `${fastCdFlops.toFixed(1)} GFLOP/s (${Math.round((100 * fastCdFlops) / fast.relaxedPeak)} % of its peak)`);
   for (const w of workers) {
     row(`${w.name}: updates/s, 1 and 2 workers`,
       `${w.one.toFixed(1)}, ${w.two.toFixed(1)} (${(w.two / w.one).toFixed(2)}x, ${w.used} used)`);
@@ -217,7 +234,7 @@ try {
   row('  the same, the curves\' work in the lab\'s worker', pageRow(pageRates.inPlace));
   row('page load to first sample on screen: ms', `${Math.round(firstSample[1])} (${Math.round(firstSample[0])} to ${Math.round(firstSample[2])})`);
   // Each of the engine's modules (src/wasm/mod.rs), gzipped at level 9 as dist.mjs counts.
-  for (const name of ['rbm_lab', 'helper', 'files', 'critic', 'guide']) {
+  for (const name of ['rbm_lab', 'helper', 'files', 'critic', 'guide', 'fast/rbm_lab', 'fast/helper']) {
     const wasm = readFileSync(join(root, `www/pkg/${name}_bg.wasm`));
     const gzipped = gzipSync(wasm, { level: 9 }).length;
     row(`${name}_bg.wasm: bytes (gzipped)`, `${wasm.length.toLocaleString('en')} (${(gzipped / 1000).toFixed(1)} KB)`);

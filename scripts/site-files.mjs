@@ -19,6 +19,7 @@ export const SITE_FILES = Object.freeze([
   'www/render.js',
   'www/datainput.js',
   'www/engine.js',
+  'www/maths.js',
   'www/critic.js',
   'www/usepanel.js',
   'www/storage.js',
@@ -44,6 +45,11 @@ export const SITE_FILES = Object.freeze([
   'www/pkg/critic_bg.wasm',
   'www/pkg/guide.js',
   'www/pkg/guide_bg.wasm',
+  // The fast maths build of the lab and helper modules (relaxed SIMD; www/maths.js).
+  'www/pkg/fast/rbm_lab.js',
+  'www/pkg/fast/rbm_lab_bg.wasm',
+  'www/pkg/fast/helper.js',
+  'www/pkg/fast/helper_bg.wasm',
   'www/data/mnist.bin',
 ]);
 

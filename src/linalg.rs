@@ -286,7 +286,8 @@ pub fn gemm_packed(
         }
     }
     // The fast native kernels do their own packing.
-    let panels = prepared.filter(|_| !fast_maths()).map(|prepared| {
+    let native_fast = fast_maths() && cfg!(not(target_arch = "wasm32"));
+    let panels = prepared.filter(|_| !native_fast).map(|prepared| {
         let panels = prepared.panels.get_or_init(|| pack_panels(k, n, b));
         assert_eq!(
             panels.len(),
@@ -737,24 +738,29 @@ pub fn set_threads(count: usize) {
     THREADS.store(count.max(1), std::sync::atomic::Ordering::Relaxed);
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-static FAST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The browser build with relaxed SIMD (`./lab`'s fast modules): its products fuse
+/// each multiply and add.
+const RELAXED_SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "relaxed-simd"));
 
-/// Whether native products use the fast kernels (see [`set_fast_maths`]).
+static FAST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(RELAXED_SIMD);
+
+/// Whether dense products use the fast kernels (see [`set_fast_maths`]).
 pub fn fast_maths() -> bool {
-    #[cfg(not(target_arch = "wasm32"))]
-    return FAST.load(std::sync::atomic::Ordering::Relaxed);
-    #[cfg(target_arch = "wasm32")]
-    false
+    FAST.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Native only: products through the `matrixmultiply` crate, which picks AVX2 or
-/// AVX-512 kernels with fused multiply-add at run time and blocks for the caches.
-/// Several times faster than the portable kernel, but its sums round differently, so
-/// results differ from the browser's bits (by a few units in the last place per
-/// product) and may differ between CPUs. Off by default: the library keeps the
-/// portable bits; the command line turns it on unless given `--portable`.
-#[cfg(not(target_arch = "wasm32"))]
+/// Dense products with fused multiply-adds, whose sums round differently from the
+/// portable kernel's: results differ from the deterministic bits (by a few units in the
+/// last place per product) and may differ between processors.
+/// - Natively, through the `matrixmultiply` crate, which picks AVX2 or AVX-512 kernels
+///   at run time and blocks for the caches: several times the portable kernel's speed.
+///   Off by default: the library keeps the portable bits; the command line turns it on
+///   unless given `--portable`.
+/// - In the browser, only in the build with relaxed SIMD (on there by default): the
+///   portable kernel's tiles with `f32x4.relaxed_madd`, which the browser fuses where
+///   the processor can. Elsewhere it changes nothing.
+///
+/// Products with a 0/1 left operand (see [`Ones`]) add rows either way.
 pub fn set_fast_maths(on: bool) {
     FAST.store(on, std::sync::atomic::Ordering::Relaxed);
 }
@@ -770,12 +776,15 @@ fn gemm_serial(
     c: &mut [f32],
     accumulate: bool,
 ) {
-    #[cfg(not(target_arch = "wasm32"))]
     if fast_maths() {
-        gemm_fast(m, k, n, a, b, c, accumulate);
-        return;
+        #[cfg(not(target_arch = "wasm32"))]
+        return gemm_fast(m, k, n, a, b, c, accumulate);
+        #[cfg(target_arch = "wasm32")]
+        if RELAXED_SIMD {
+            return gemm_portable::<true>(m, k, n, a, b, panels, c, accumulate);
+        }
     }
-    gemm_portable(m, k, n, a, b, panels, c, accumulate);
+    gemm_portable::<false>(m, k, n, a, b, panels, c, accumulate);
 }
 
 /// [`gemm_serial`] through the `matrixmultiply` crate (see [`set_fast_maths`]).
@@ -831,8 +840,11 @@ fn gemm_fast(
 /// column changes no element's sum: each is `Σ_p A(i, p) B(p, j)` added from zero in p
 /// order, as one scalar row at a time would add it (ragged edges took a quarter of a
 /// 50-row product in the browser when they were summed one row at a time).
+///
+/// `FUSED` (the browser's relaxed-SIMD build only): each step of a sum is one fused
+/// multiply-add, in the same order.
 #[allow(clippy::too_many_arguments)]
-fn gemm_portable(
+fn gemm_portable<const FUSED: bool>(
     m: usize,
     k: usize,
     n: usize,
@@ -873,7 +885,11 @@ fn gemm_portable(
         };
         for (t, a_tile) in a_packed.chunks_exact(k * TILE_ROWS).enumerate() {
             let i0 = t * TILE_ROWS;
-            let acc = tile_sums(a_tile, b_panel);
+            let acc = if FUSED {
+                tile_sums_fused(a_tile, b_panel)
+            } else {
+                tile_sums(a_tile, b_panel)
+            };
             if width == TILE_COLS && i0 + TILE_ROWS <= m {
                 for (r, acc_row) in acc.iter().enumerate() {
                     let start = (i0 + r) * n + j0;
@@ -904,6 +920,48 @@ fn tile_sums(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_ROWS] {
         }
     }
     acc
+}
+
+/// [`tile_sums`] with `f32x4.relaxed_madd`: the browser fuses each multiply and add
+/// where the processor has fused multiply-add. Written with intrinsics because LLVM does
+/// not fuse the plain kernel's separate multiplies and adds (nor may it).
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+#[inline(always)]
+fn tile_sums_fused(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_ROWS] {
+    use core::arch::wasm32::{f32x4_relaxed_madd, f32x4_splat, v128, v128_load, v128_store};
+    let mut acc = [[f32x4_splat(0.0); 2]; TILE_ROWS];
+    for (a_group, b_row) in a_tile
+        .chunks_exact(TILE_ROWS)
+        .zip(b_panel.chunks_exact(TILE_COLS))
+    {
+        // SAFETY: `b_row` holds TILE_COLS = 8 values, the two 16-byte unaligned loads.
+        let (b0, b1) = unsafe {
+            let at = b_row.as_ptr().cast::<v128>();
+            (v128_load(at), v128_load(at.add(1)))
+        };
+        for (acc_row, &a_value) in acc.iter_mut().zip(a_group) {
+            let a_value = f32x4_splat(a_value);
+            acc_row[0] = f32x4_relaxed_madd(a_value, b0, acc_row[0]);
+            acc_row[1] = f32x4_relaxed_madd(a_value, b1, acc_row[1]);
+        }
+    }
+    let mut sums = [[0.0f32; TILE_COLS]; TILE_ROWS];
+    for (row, acc_row) in sums.iter_mut().zip(&acc) {
+        // SAFETY: each row holds TILE_COLS = 8 values, the two 16-byte unaligned stores.
+        unsafe {
+            let at = row.as_mut_ptr().cast::<v128>();
+            v128_store(at, acc_row[0]);
+            v128_store(at.add(1), acc_row[1]);
+        }
+    }
+    sums
+}
+
+/// Only the relaxed-SIMD build fuses; [`gemm_portable`] takes this branch nowhere else.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
+#[inline(always)]
+fn tile_sums_fused(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_ROWS] {
+    tile_sums(a_tile, b_panel)
 }
 
 /// The part of a tile at C's ragged edge: `rows` x `width` of it from `(i0, j0)`.
@@ -998,8 +1056,8 @@ mod tests {
                 plain.push(f32::NAN);
                 let mut packed = plain.clone();
                 let a = Strided::rows(&a_data, k);
-                gemm_portable(m, k, n, a, &b, None, &mut plain, accumulate);
-                gemm_portable(m, k, n, a, &b, Some(&panels), &mut packed, accumulate);
+                gemm_portable::<false>(m, k, n, a, &b, None, &mut plain, accumulate);
+                gemm_portable::<false>(m, k, n, a, &b, Some(&panels), &mut packed, accumulate);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&plain), bits(&packed), "{m} x {k} x {n}");
                 assert!(packed[m * n].is_nan(), "a write past the end");
@@ -1094,7 +1152,7 @@ mod tests {
                     let mut portable = vec![0.5f32; m * n + 1];
                     portable[m * n] = f32::NAN;
                     let mut fast = portable.clone();
-                    gemm_portable(m, k, n, a, &b, None, &mut portable, accumulate);
+                    gemm_portable::<false>(m, k, n, a, &b, None, &mut portable, accumulate);
                     gemm_fast(m, k, n, a, &b, &mut fast, accumulate);
                     assert!(fast[m * n].is_nan(), "a write past the end");
                     for i in 0..m {
@@ -1172,7 +1230,7 @@ mod tests {
                         dense.push(f32::NAN);
                         let mut through_gemm = dense.clone();
                         let mut widths = [dense.clone(), dense.clone(), dense.clone()];
-                        gemm_portable(rows, depth, n, a, b, None, &mut dense, accumulate);
+                        gemm_portable::<false>(rows, depth, n, a, b, None, &mut dense, accumulate);
                         gemm(rows, depth, n, a, b, &mut through_gemm, accumulate);
                         let shape = format!("{rows} x {depth} x {n} at {share}");
                         assert_eq!(bits(&dense), bits(&through_gemm), "{shape}");
@@ -1225,7 +1283,7 @@ mod tests {
                 let a = Strided::rows(&[0.0f32, 1.0], 2);
                 let (mut c, mut dense) = ([0.0f32; 20], [0.0f32; 20]);
                 gemm(1, 2, 20, a, &b, &mut c, false);
-                gemm_portable(1, 2, 20, a, &b, None, &mut dense, false);
+                gemm_portable::<false>(1, 2, 20, a, &b, None, &mut dense, false);
                 assert!(!c[at % 20].is_finite(), "{bad} at {at}");
                 assert_eq!(bits(&c), bits(&dense), "{bad} at {at}");
             }
@@ -1307,7 +1365,7 @@ mod tests {
             (Strided::transpose_of(&a_data, k), k, m),
         ] {
             let mut dense = vec![0.25f32; rows * n];
-            gemm_portable(rows, depth, n, a, &b, None, &mut dense, true);
+            gemm_portable::<false>(rows, depth, n, a, &b, None, &mut dense, true);
             for count in [1, 2, 3, 8] {
                 set_threads(count);
                 let mut many = vec![0.25f32; rows * n];

@@ -120,6 +120,14 @@ export class EngineConnection {
     this.onRestart(reason);
   }
 
+  /** Starts a new worker at `url` in place of this one (not a crash: no onRestart). */
+  switchTo(url) {
+    this.url = url;
+    this.worker?.terminate();
+    this.worker = null;
+    this.start();
+  }
+
   stop() {
     this.worker?.terminate();
     this.worker = null;

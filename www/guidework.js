@@ -3,7 +3,11 @@
 // tiny models (the guide module, src/wasm/guide.rs) and the lab's own Trainer for the race. Each request is
 // small: the tiny models have at most 2^12 joint states, and the race advances its
 // five trainers by a bounded number of updates per request.
-import { Dataset, Trainer } from './pkg/rbm_lab.js';
+/** The lab module (src/wasm/lab.rs) the worker loaded: its Dataset and Trainer. */
+let lab = null;
+export function useLabModule(module) {
+  lab = module;
+}
 
 /** The engine's guide module (src/wasm/guide.rs), handed over before each request. */
 let guide = null;
@@ -35,13 +39,13 @@ const chains = new Map();
 let race = null;
 
 function barsData() {
-  bars ??= Dataset.barsAndStripes(SIDE);
+  bars ??= lab.Dataset.barsAndStripes(SIDE);
   return bars;
 }
 
 function trainer(algorithm, k, rate, seed) {
   const data = barsData();
-  return new Trainer({
+  return new lab.Trainer({
     n_hidden: 6, algorithm, k, learning_rate: rate, momentum: 0, weight_decay: 0,
     batch_size: data.len(), persistent_chains: 0, seed,
   }, data);

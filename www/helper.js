@@ -14,9 +14,13 @@
 //   point's sums) or {job, error}. A point goes before an estimate, slice by slice,
 //   and a cancel or a newer task is read between two slices.
 // Also {crash: true} from the page tests: fail the next job of any kind.
-import init, { AisRun, EvaluationData, EvaluationRun, runShard, shardResultPtr } from './pkg/helper.js';
+import { mathsOf, modulePath } from './maths.js';
 
-const ready = init();
+// The helper module (src/wasm/mod.rs) in the lab's own build (maths.js): the worker
+// that started this helper passed its maths on, so a split update's shards are summed
+// as the engine's own shard is. Resolves to {memory, engine}.
+const ready = import(modulePath('helper', mathsOf(self.location.href)))
+  .then(async (engine) => ({ memory: (await engine.default()).memory, engine }));
 // A failed load is reported with the next job (as an error answer), not as an
 // unhandled rejection.
 ready.catch(() => {});
@@ -92,7 +96,7 @@ onmessage = async ({ data }) => {
   }
   const job = data?.ais ?? data?.evaluation ?? data?.job;
   try {
-    const { memory } = await ready;
+    const { memory, engine } = await ready;
     if (data.evaluationData !== undefined) {
       // Evaluations still on the old rows end (their engine has moved on).
       for (const entry of background.filter((e) => e.data)) {
@@ -101,7 +105,7 @@ onmessage = async ({ data }) => {
       }
       evaluationData?.data.free();
       evaluationData = null;
-      evaluationData = { id: data.evaluationData, data: new EvaluationData(data.bytes) };
+      evaluationData = { id: data.evaluationData, data: new engine.EvaluationData(data.bytes) };
       return;
     }
     if (crashOnNextJob) {
@@ -109,19 +113,19 @@ onmessage = async ({ data }) => {
       return;
     }
     if (data.ais !== undefined) {
-      background.push({ job, run: new AisRun(data.bytes), sliceFlops: data.sliceFlops });
+      background.push({ job, run: new engine.AisRun(data.bytes), sliceFlops: data.sliceFlops });
       queueSlice();
       return;
     }
     if (data.evaluation !== undefined) {
       if (evaluationData?.id !== data.dataId) throw new Error(`the rows of evaluation data ${data.dataId} were not received`);
       const rows = evaluationData.data;
-      background.push({ job, run: new EvaluationRun(data.bytes, rows), sliceFlops: data.sliceFlops, data: rows });
+      background.push({ job, run: new engine.EvaluationRun(data.bytes, rows), sliceFlops: data.sliceFlops, data: rows });
       queueSlice();
       return;
     }
-    const len = runShard(data.bytes);
-    const result = new Uint8Array(memory.buffer, shardResultPtr(), len);
+    const len = engine.runShard(data.bytes);
+    const result = new Uint8Array(memory.buffer, engine.shardResultPtr(), len);
     const buffer = data.bytes.buffer.byteLength >= len ? data.bytes.buffer : new ArrayBuffer(len);
     const bytes = new Uint8Array(buffer, 0, len);
     bytes.set(result);

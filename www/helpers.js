@@ -6,6 +6,18 @@
 // them (a helper script that no longer loads, say) the pool gives up: it stops every
 // helper and the engine computes every share from then on (the same bits, one core).
 // Answers to work that was cancelled are dropped.
+import { runningMaths } from './maths.js';
+
+/**
+ * A helper's script, asked for the build its engine runs (maths.js): in the lab's
+ * worker, the build that worker runs; on a page (the benchmark), the deterministic
+ * build.
+ */
+function helperUrl() {
+  const url = new URL('./helper.js', import.meta.url);
+  if (runningMaths() === 'fast') url.searchParams.set('maths', 'fast');
+  return url;
+}
 
 /** A helper that has not answered in this long (plus 20 times the expected time) is presumed dead. */
 const GRACE_MS = 5000;
@@ -49,7 +61,7 @@ export class HelperPool {
   spawn() {
     let worker;
     try {
-      worker = new Worker(new URL('./helper.js', import.meta.url), { type: 'module' });
+      worker = new Worker(helperUrl(), { type: 'module' });
     } catch (error) {
       this.giveUp(`a helper could not be started (${error?.message ?? error})`);
       return null;
@@ -179,7 +191,7 @@ export class BackgroundHelper {
     if (this.unavailable) return false;
     let worker;
     try {
-      worker = new Worker(new URL('./helper.js', import.meta.url), { type: 'module' });
+      worker = new Worker(helperUrl(), { type: 'module' });
     } catch (error) {
       this.unavailable = `the background helper could not be started (${error?.message ?? error})`;
       return false;

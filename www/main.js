@@ -19,7 +19,7 @@ const $ = (id) => document.getElementById(id);
 const CHAIN_SETTINGS = ['chains', 'beta', 'steps_per_frame', 'chain_start', 'chain_show'];
 // Which settings need a new model, which a new optimiser for the same model, and which
 // only change what the chains and the run do.
-const MODEL_KEYS = new Set(['data', 'side', 'n_hidden', 'seed', 'chains']);
+const MODEL_KEYS = new Set(['data', 'side', 'n_hidden', 'seed', 'chains', 'maths']);
 /** Settings that show or hide other fields. */
 const FIELD_SHAPERS = new Set(['algorithm', 'decay_epochs', 'sparsity_cost']);
 const TRAINING_KEYS = new Set(['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains',
@@ -158,7 +158,8 @@ function buildForm() {
     button.textContent = preset.name;
     button.title = preset.title;
     button.addEventListener('click', () => {
-      location.hash = toHash(withDefaults({ ...DEFAULTS[preset.values.data], ...critic.values, ...usePanel.values, ...preset.values, seed: values.seed }));
+      location.hash = toHash(withDefaults({ ...DEFAULTS[preset.values.data], ...critic.values, ...usePanel.values, ...preset.values,
+        seed: values.seed, maths: values.maths }));
     });
     $('presets').append(button);
   }
@@ -216,7 +217,7 @@ function onSettingChange(id) {
   if (setting.kind !== 'choice') $(id).value = String(value); // "1e-400" shows as the 0 it is
   if (id === 'data') {
     // A new data set brings its own defaults; the seed stays.
-    values = withDefaults({ ...DEFAULTS[value], data: value, seed: values.seed, patterns: values.patterns });
+    values = withDefaults({ ...DEFAULTS[value], data: value, seed: values.seed, maths: values.maths, patterns: values.patterns });
     showValues();
     configure();
     return;
@@ -243,6 +244,13 @@ function onSettingChange(id) {
 // saving the run it restores; another tab that restores the same run saves a copy.
 const workerUrl = new URL('./worker.js', import.meta.url);
 workerUrl.searchParams.set('tab', `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`);
+// The engine's build (maths.js): the address's maths from the first load on, so that
+// a link to a fast run starts the fast engine at once.
+if (/(^|[#&])maths=fast(&|$)/.test(location.hash)) workerUrl.searchParams.set('maths', 'fast');
+/** The maths the engine runs ('deterministic' or 'fast'): null while one starts. */
+let engineMaths = null;
+/** False once an engine said this browser cannot run fast maths. */
+let fastAvailable = true;
 const engine = new EngineConnection({
   url: workerUrl,
   onMessage,
@@ -301,7 +309,31 @@ function dataPayload(settings) {
   return null;
 }
 
+/**
+ * Starts the engine's other build in place of this one: the model is then built afresh
+ * (configure, on 'engine-ready'), as for any setting that makes a new model.
+ */
+function switchEngine(maths) {
+  if (maths === 'fast') workerUrl.searchParams.set('maths', 'fast');
+  else workerUrl.searchParams.delete('maths');
+  engineMaths = null;
+  inFlight.clear();
+  for (const { reject } of panelRequests.values()) reject(new Error('the engine was switched to other maths; try again'));
+  panelRequests.clear();
+  setTraining(false);
+  setChainsPlaying(false);
+  setStatus(`Starting the engine with ${maths} maths…`);
+  engine.switchTo(workerUrl);
+}
+
 function configure() {
+  // Fast maths needs the engine's other build: a new worker, then this again.
+  if (!engineMaths) return;
+  const maths = values.maths === 'fast' && fastAvailable ? 'fast' : 'deterministic';
+  if (maths !== engineMaths) {
+    switchEngine(maths);
+    return;
+  }
   const data = dataPayload(values);
   if (data === MISSING) {
     pendingData = values.data;
@@ -390,6 +422,12 @@ function onMessage(data) {
   if (data.status === 'busy') return onBusy(data);
   switch (data.status) {
     case 'engine-ready':
+      engineMaths = data.maths;
+      if (data.fastUnavailable) {
+        fastAvailable = false;
+        workerUrl.searchParams.delete('maths');
+        showNotice('Fast maths needs relaxed SIMD, which this browser does not run: the lab runs its deterministic maths (the same results, at most a little slower).');
+      }
       engineReady(data.limits, data.seed);
       return;
     case 'random-seed':
@@ -493,7 +531,10 @@ function engineReady(limits, freshSeed) {
   if (recovering) {
     recovering.waitingForRuns = true;
     sendQuietly('runs');
+    return;
   }
+  // Started for other maths (switchEngine): the model is built afresh.
+  configure();
 }
 
 // ---- a dead worker ---------------------------------------------------------------------------
@@ -763,7 +804,8 @@ function describe(frame) {
   if (s) {
     parts.push(`reconstruction error ${s.reconstruction_error.toFixed(4)}`);
     if (s.samples_per_second) {
-      parts.push(`${Math.round(s.samples_per_second).toLocaleString('en')} samples/s${s.workers > 1 ? ` on ${s.workers} workers` : ''}`);
+      parts.push(`${Math.round(s.samples_per_second).toLocaleString('en')} samples/s${s.workers > 1 ? ` on ${s.workers} workers` : ''}`
+        + `${engineMaths === 'fast' ? ' with fast maths' : ''}`);
     }
     parts.push(`update/weight ${s.update_ratio.toExponential(1)}`);
   }

@@ -68,6 +68,8 @@ export const SETTINGS = [
     help: 'Draw the sampled binary states, or the mean-field probabilities p(v | h) they were drawn from.' },
   { id: 'workers', key: 'workers', kind: 'int', label: 'Workers',
     help: 'Web workers each update of CD, PCD and Gibbs is split over (exact and tempering use one). The default is this machine\'s cores, at most 8; it is part of the address, because the same seed gives the same run only with the same number of workers.' },
+  { id: 'maths', key: 'maths', kind: 'choice', options: ['deterministic', 'fast'], label: 'Maths',
+    help: 'Deterministic: the same seed and settings give the same run to the bit in every browser and natively. Fast: dense matrix products with fused multiply-adds (relaxed SIMD), where the browser has them; the last bits may then differ between machines. Products with the binary states of CD, PCD and Gibbs only add, so they gain little. Changing it starts the engine again and builds the model afresh.' },
   { id: 'pace', key: 'pace', kind: 'choice', options: ['0', '100', '20', '5', '1'], label: 'Pace', panel: 'train',
     help: 'Updates per second: 0 is as fast as possible; slow a small run down to watch it learn.' },
   // The critic panel's own settings (built by critic.js, not the lab's form).
@@ -99,7 +101,7 @@ export const DEFAULT_WORKERS = Math.max(1, Math.min(8, Number(globalThis.navigat
 
 const COMMON = { workers: DEFAULT_WORKERS, k: 1, momentum: 0.5, weight_decay: 0.0001, persistent_chains: 0, temperatures: 4, beta_min: 0.5,
   decay_epochs: 0, final_learning_rate: 0.001, centring: 'off', sparsity_cost: 0, sparsity_target: 0.1, seed: 1, beta: 1,
-  steps_per_frame: 1, chain_start: 'noise', chain_show: 'sample', side: 4, pace: '0', ais_runs: 50, ais_temperatures: 500,
+  steps_per_frame: 1, maths: 'deterministic', chain_start: 'noise', chain_show: 'sample', side: 4, pace: '0', ais_runs: 50, ais_temperatures: 500,
   smoothing_k: 0.01, temperature: 0.5, context: 'the plot',
   hide_part: 'top', completion_method: 'gibbs', completion_chains: 8, completion_steps: 200, noise_level: 0.1, denoise_method: 'meanfield', brush: 2 };
 

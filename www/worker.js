@@ -10,12 +10,9 @@
 // slices of about SLICE_MS, so Pause is seen between two slices. Before the few
 // long synchronous calls (reading a model file) the worker says how long it expects
 // to be busy, so the page's watchdog does not mistake it for a hang.
-import init, {
-  Dataset, Trainer, Chains, Rbm, settingLimits, randomSeed, checkPageSetting, updateCost, gibbsStepCost,
-  freeEnergyCost, distributionCost, injectPanic,
-} from './pkg/rbm_lab.js';
 import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
-import { GUIDE_ACTIONS, useGuideModule } from './guidework.js';
+import { GUIDE_ACTIONS, useGuideModule, useLabModule } from './guidework.js';
+import { mathsOf, modulePath, runningMaths } from './maths.js';
 import { trainingSettings } from './settings.js';
 import { BackgroundHelper, HelperPool } from './helpers.js';
 
@@ -63,6 +60,14 @@ const CHOICES = {
   pace: ['0', '100', '20', '5', '1'],
 };
 
+// The lab module's exports (src/wasm/lab.rs), from the build this worker was started
+// for (maths.js): set once it has loaded, before any command is handled.
+let Dataset, Trainer, Chains, Rbm, settingLimits, randomSeed, checkPageSetting, updateCost, gibbsStepCost,
+  freeEnergyCost, distributionCost, injectPanic;
+/** The build that runs: 'fast' only where it was asked for and the browser can run it. */
+const MATHS = runningMaths();
+/** Fast maths asked for (`?maths=fast`) but this browser has no relaxed SIMD. */
+const FAST_UNAVAILABLE = mathsOf(self.location.href) === 'fast' && MATHS !== 'fast';
 let wasm = null;
 let limits = null; // the engine's table of setting ranges
 let poisoned = false; // after a trap the instance is never used again
@@ -180,7 +185,9 @@ function newRunId() {
 function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
   const previous = lab;
   lab = {
-    settings,
+    // What runs, whatever was asked: a run restored or a fast one asked for where the
+    // browser has no relaxed SIMD runs on this worker's build.
+    settings: { ...settings, maths: MATHS },
     ...data,
     data: dataDescriptor,
     trainer,
@@ -1420,11 +1427,19 @@ function engineModule(name) {
 // answered at once (it is how the page knows the worker is alive), but only once the
 // engine has loaded: a worker whose engine did not load says so instead.
 let engineLoaded = false;
-let queue = init().then((exports) => {
-  wasm = exports;
+async function loadEngine() {
+  const module = await import(modulePath('rbm_lab', MATHS));
+  wasm = await module.default();
+  ({
+    Dataset, Trainer, Chains, Rbm, settingLimits, randomSeed, checkPageSetting, updateCost, gibbsStepCost,
+    freeEnergyCost, distributionCost, injectPanic,
+  } = module);
+  useLabModule(module);
+}
+let queue = loadEngine().then(() => {
   limits = settingLimits();
   engineLoaded = true;
-  postMessage({ status: 'engine-ready', limits, seed: randomSeed() });
+  postMessage({ status: 'engine-ready', limits, seed: randomSeed(), maths: MATHS, fastUnavailable: FAST_UNAVAILABLE });
 }, (error) => {
   postMessage({ status: 'unavailable', message: String(error?.message ?? error) });
   throw error;

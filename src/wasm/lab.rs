@@ -142,6 +142,41 @@ pub fn simd_peak(iterations: f64) -> Result<f64, JsError> {
     Ok(iterations as f64 * 12.0 * 4.0 / (elapsed * 1e6))
 }
 
+/// The browser's relaxed-SIMD fused multiply-add peak, for the benchmark (the fast
+/// build only): 12 independent chains of `f32x4.relaxed_madd` (enough to cover the
+/// latency of two fused multiply-adds a cycle; 14 live vectors), `iterations` times.
+/// GFLOP/s, each lane of a fused multiply-add two flops.
+#[cfg(target_feature = "relaxed-simd")]
+#[wasm_bindgen(js_name = relaxedPeak)]
+pub fn relaxed_peak(iterations: f64) -> Result<f64, JsError> {
+    use core::arch::wasm32::{f32x4_relaxed_madd, f32x4_splat, v128};
+    let iterations = count_in("iterations", iterations, 1, 1 << 30)?;
+    let (scale, shift) = (f32x4_splat(0.999_999), f32x4_splat(1e-6));
+    let mut chains: [v128; 12] = core::array::from_fn(|i| f32x4_splat(1.0 + i as f32));
+    let started = now_ms();
+    for _ in 0..iterations {
+        for chain in &mut chains {
+            *chain = f32x4_relaxed_madd(*chain, scale, shift);
+        }
+    }
+    let elapsed = now_ms() - started;
+    core::hint::black_box(chains);
+    Ok(iterations as f64 * 12.0 * 8.0 / (elapsed * 1e6))
+}
+
+/// Which maths this build's dense products do: `"fast"` in the relaxed-SIMD build
+/// (fused multiply-adds; see `linalg::set_fast_maths`), else `"deterministic"` (the
+/// same bits in every browser and natively).
+#[wasm_bindgen(js_name = engineMaths)]
+pub fn engine_maths() -> String {
+    if crate::linalg::fast_maths() {
+        "fast"
+    } else {
+        "deterministic"
+    }
+    .into()
+}
+
 /// A set of binary images.
 #[wasm_bindgen(js_name = Dataset)]
 pub struct JsDataset {

@@ -1,6 +1,7 @@
 // Another browser: Debian's Firefox ESR driven through geckodriver (W3C WebDriver, by
 // the Selenium project's bindings). The page loads, builds MNIST, learns the critics
-// (a second engine module), trains bars and stripes and pauses, with no error shown. (The engine's own browser tests run in
+// (a second engine module), trains bars and stripes and pauses, with no error shown;
+// with relaxed SIMD turned off, fast maths falls back to the deterministic build. (The engine's own browser tests run in
 // Firefox too: `wasm-pack test --firefox`, from ./lab test.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +12,12 @@ import { startServer } from '../../scripts/serve.mjs';
 
 const which = (name) => execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
 
-async function withFirefox(body) {
+/** Runs `body(driver, origin)` in a headless Firefox ESR with `preferences` set. */
+async function withFirefox(body, preferences = {}) {
   const server = await startServer(0);
   const origin = `http://127.0.0.1:${server.address().port}`;
   const options = new firefox.Options().setBinary(process.env.FIREFOX ?? which('firefox-esr')).addArguments('-headless');
+  for (const [name, value] of Object.entries(preferences)) options.setPreference(name, value);
   options.windowSize({ width: 1280, height: 900 });
   const driver = await new Builder()
     .forBrowser('firefox')
@@ -87,4 +90,26 @@ test('Firefox ESR: the lab loads MNIST and the critics, trains bars and stripes,
     assert.ok(spread > 100, `the samples are blank (spread ${spread})`);
     await assertNoErrors(driver);
   });
+});
+
+// Firefox ESR runs relaxed SIMD; with its preference off it is a browser that does not,
+// as older ones are. Fast maths asked for there falls back to the deterministic build.
+test('Firefox ESR without relaxed SIMD: fast maths falls back to the deterministic build, says so, and trains', async () => {
+  await withFirefox(async (driver, origin) => {
+    await driver.get(`${origin}/#seed=3&maths=fast`);
+    await watchErrors(driver);
+    await waitForStatus(driver, /^Ready\. step 0 /);
+    const notice = await driver.executeScript("return document.getElementById('notice-text').textContent");
+    assert.match(notice, /Fast maths needs relaxed SIMD, which this browser does not run/);
+    assert.equal(await driver.executeScript("return document.getElementById('maths').value"), 'deterministic');
+    assert.match(await driver.executeScript('return location.hash'), /maths=deterministic/);
+    // Only the deterministic build was fetched (the fast one would not even compile here).
+    const fetched = await driver.executeScript(
+      "return performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname)");
+    assert.ok(!fetched.some((path) => path.startsWith('/www/pkg/fast/')), fetched.join(', '));
+    await driver.findElement(By.id('train')).click();
+    await driver.wait(async () => (await step(driver)) >= 20, 60000);
+    assert.doesNotMatch(await statusText(driver), /fast maths/);
+    await assertNoErrors(driver);
+  }, { 'javascript.options.wasm_relaxed_simd': false });
 });

@@ -27,6 +27,11 @@ export async function openLab({ width = 1280, height = 900, hash = '', touch = f
   const context = await browser.newContext({ viewport: { width, height }, hasTouch: touch, reducedMotion });
   if (permissions.length) await context.grantPermissions(permissions, { origin });
   const problems = [];
+  // The path of every request of the lab's origin, the workers' among them.
+  const requests = [];
+  context.on('request', (request) => {
+    if (request.url().startsWith(origin)) requests.push(new URL(request.url()).pathname);
+  });
   const openPage = async (pageHash) => {
     const opened = await context.newPage();
     opened.on('console', (message) => {
@@ -47,6 +52,7 @@ export async function openLab({ width = 1280, height = 900, hash = '', touch = f
     origin,
     context,
     problems,
+    requests,
     /** Another tab of the same browser profile (it shares the saved runs). */
     openPage,
     async screenshot(name) {
