@@ -18,61 +18,70 @@ try {
   const page = await browser.newPage();
   await page.goto(`${origin}/`);
   // The same figures for each build: deterministic (www/pkg) and fast maths
-  // (www/pkg/fast, relaxed SIMD), each module instantiated on its own in this page.
-  const measure = (path) => page.evaluate(async (path) => {
-    const engine = await import(path);
-    await engine.default();
+  // (www/pkg/fast, relaxed SIMD), each module instantiated on its own in this page, in
+  // turns (round r times each build's CD-1 and Gibbs, then the next round), so that a
+  // machine that slows down meanwhile slows both.
+  const [figures, fast] = await page.evaluate(async () => {
     const bytes = new Uint8Array(await (await fetch('/www/data/mnist.bin')).arrayBuffer());
-    const train = engine.Dataset.fromPacked(bytes, 'train');
-    const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
-    const trainer = new engine.Trainer({ n_hidden: 500, algorithm: 'cd', k: 1, learning_rate: 0.05,
-      momentum: 0.5, weight_decay: 1e-4, batch_size: 100, seed: 1 }, train);
-    trainer.steps(5);
-    const cd = [];
-    for (let r = 0; r < 5; r++) {
+    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    const timed = (work) => {
       const t = performance.now();
+      work();
+      return performance.now() - t;
+    };
+    const builds = [];
+    for (const path of ['/www/pkg/rbm_lab.js', '/www/pkg/fast/rbm_lab.js']) {
+      const engine = await import(path);
+      await engine.default();
+      const train = engine.Dataset.fromPacked(bytes, 'train');
+      const trainer = new engine.Trainer({ n_hidden: 500, algorithm: 'cd', k: 1, learning_rate: 0.05,
+        momentum: 0.5, weight_decay: 1e-4, batch_size: 100, seed: 1 }, train);
+      // Warmed up long enough for V8 to tier the hot functions up.
       trainer.steps(20);
-      cd.push(20000 / (performance.now() - t));
-    }
-    const model = trainer.model();
-    const chains = new engine.Chains(model, 100, 2);
-    chains.step(5, 1);
-    const gibbs = [];
-    for (let r = 0; r < 5; r++) {
-      const t = performance.now();
+      const model = trainer.model();
+      const chains = new engine.Chains(model, 100, 2);
       chains.step(20, 1);
-      gibbs.push(20000 / (performance.now() - t));
+      const small = new engine.Trainer({ n_hidden: 20, batch_size: 100, seed: 1 }, train).model();
+      // The dense kernel alone: p(h | v) for 100 rows of probabilities (not 0/1, so no
+      // zeros are skipped), 2 m n flops a row; the sigmoids are counted in its time.
+      const probabilities = new Float32Array(100 * 784).map((_, i) => 0.05 + 0.9 * ((i * 0.754877) % 1));
+      model.probHiddenGivenVisible(probabilities, 1);
+      engine.simdPeak(1e6);
+      engine.relaxedPeak?.(1e6);
+      builds.push({ engine, trainer, model, chains, small, probabilities,
+        runs: { cd: [], gibbs: [], logZ: [], peak: [], dense: [], relaxedPeak: [] } });
     }
-    const small = new engine.Trainer({ n_hidden: 20, batch_size: 100, seed: 1 }, train).model();
-    const logZ = [];
+    // Training and chains first, then the kernels and peaks, then log Z: a long run of
+    // one kind of work (fused multiply-adds for seconds, say) does not precede the other
+    // build's training figures.
+    for (let r = 0; r < 5; r++) {
+      for (const { trainer, chains, runs } of builds) {
+        runs.cd.push(20000 / timed(() => trainer.steps(20)));
+        runs.gibbs.push(20000 / timed(() => chains.step(20, 1)));
+      }
+    }
+    for (let r = 0; r < 5; r++) {
+      for (const { engine, model, probabilities, runs } of builds) {
+        runs.dense.push((20 * 2 * 100 * 784 * 500)
+          / (timed(() => { for (let i = 0; i < 20; i++) model.probHiddenGivenVisible(probabilities, 1); }) * 1e6));
+        // The simd128 multiply-add peak (registers only) and the products' share of it.
+        runs.peak.push(engine.simdPeak(2e7));
+        // The fast build's own peak: relaxed-SIMD fused multiply-adds.
+        if (engine.relaxedPeak) runs.relaxedPeak.push(engine.relaxedPeak(2e7));
+      }
+    }
     for (let r = 0; r < 3; r++) {
-      const t = performance.now();
-      const value = small.logPartition(1);
-      if (!Number.isFinite(value)) throw new Error('log Z is not finite');
-      logZ.push((performance.now() - t) / 1000);
+      for (const { small, runs } of builds) {
+        runs.logZ.push(timed(() => {
+          if (!Number.isFinite(small.logPartition(1))) throw new Error('log Z is not finite');
+        }) / 1000);
+      }
     }
-    // The simd128 multiply-add peak (registers only) and the products' share of it.
-    engine.simdPeak(1e6);
-    const peak = median(Array.from({ length: 5 }, () => engine.simdPeak(2e7)));
-    // The dense kernel alone: p(h | v) for 100 rows of probabilities (not 0/1, so no
-    // zeros are skipped), 2 m n flops a row; the sigmoids are counted in its time.
-    const probabilities = new Float32Array(100 * 784).map((_, i) => 0.05 + 0.9 * ((i * 0.754877) % 1));
-    model.probHiddenGivenVisible(probabilities, 1);
-    const dense = median(Array.from({ length: 5 }, () => {
-      const t = performance.now();
-      for (let r = 0; r < 20; r++) model.probHiddenGivenVisible(probabilities, 1);
-      return (20 * 2 * 100 * 784 * 500) / ((performance.now() - t) * 1e6);
+    return builds.map(({ engine, runs }) => ({
+      ...Object.fromEntries(Object.entries(runs).map(([key, values]) => [key, values.length ? median(values) : null])),
+      maths: engine.engineMaths(),
     }));
-    // The fast build's own peak: relaxed-SIMD fused multiply-adds.
-    let relaxedPeak = null;
-    if (engine.relaxedPeak) {
-      engine.relaxedPeak(1e6);
-      relaxedPeak = median(Array.from({ length: 5 }, () => engine.relaxedPeak(2e7)));
-    }
-    return { cd: median(cd), gibbs: median(gibbs), logZ: median(logZ), peak, dense, relaxedPeak, maths: engine.engineMaths() };
-  }, path);
-  const figures = await measure('/www/pkg/rbm_lab.js');
-  const fast = await measure('/www/pkg/fast/rbm_lab.js');
+  });
   if (figures.maths !== 'deterministic' || fast.maths !== 'fast') throw new Error(`the builds' maths: ${figures.maths}, ${fast.maths}`);
   // Workers: the engine's worker and helpers (www/helpers.js, www/helper.js) as the page runs them;
   // the same updates with one worker and with two, medians of 3 blocks of updates.
