@@ -926,6 +926,9 @@ fn tile_sums(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_ROWS] {
 /// where the processor has fused multiply-add. Written with intrinsics because LLVM does
 /// not fuse the plain kernel's separate multiplies and adds (nor may it).
 #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
+const _: () = assert!(TILE_COLS == 8, "tile_sums_fused reads two f32x4 a row");
+
+#[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
 #[inline(always)]
 fn tile_sums_fused(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_ROWS] {
     use core::arch::wasm32::{f32x4_relaxed_madd, f32x4_splat, v128, v128_load, v128_store};

@@ -23,6 +23,7 @@ export class CriticPanel {
     this.onChange = onChange;
     const { smoothing_k, temperature, context } = DEFAULTS.mnist;
     this.values = { smoothing_k, temperature, context };
+    this.started = false;
     this.corpus = null; // [{name, training, held_out}]
     this.learned = null; // {vocabulary, counts, right, total}
     this.takeCount = 0;
@@ -31,6 +32,7 @@ export class CriticPanel {
 
   /** Builds the controls (once the engine's ranges are known) and learns the reviews. */
   async start(values) {
+    this.started = true;
     // The address's settings first: the page writes the hash from these while the
     // reviews are still loading.
     this.apply(values);
@@ -55,7 +57,18 @@ export class CriticPanel {
         if (event.key === 'Enter') $(id === 'critic-prefix' ? 'critic-complete' : 'critic-score').click();
       });
     }
-    this.corpus = await this.request('corpus');
+    await this.loadCorpus();
+  }
+
+  /** The critics' reviews from the engine, then their models. */
+  async loadCorpus() {
+    try {
+      this.corpus = await this.request('corpus');
+    } catch (error) {
+      // The engine was replaced meanwhile: restart() asks the new one.
+      if (error?.engineReplaced) return;
+      throw error;
+    }
     this.corpus.forEach((critic, k) => {
       $(`critic-name-${k}`).textContent = critic.name;
       $(`critic-sample-${k}`).textContent = `A review by ${critic.name}`;
@@ -84,6 +97,7 @@ export class CriticPanel {
   /** After the worker was replaced: learn again (the models lived in the old one). */
   async restart() {
     if (this.corpus) await this.learn();
+    else if (this.started) await this.loadCorpus();
   }
 
   /** The context's two words ('' for the start of a review). */

@@ -213,6 +213,12 @@ function onSettingChange(id) {
       return;
     }
   }
+  if (id === 'maths' && value === 'fast' && !fastAvailable) {
+    // Said once at start-up; a model built again would change nothing.
+    showNotice(`${fastUnavailableReason}: the lab runs its deterministic maths.`);
+    $(id).value = values.maths;
+    return;
+  }
   lastChange = { label: setting.label, value };
   if (setting.kind !== 'choice') $(id).value = String(value); // "1e-400" shows as the 0 it is
   if (id === 'data') {
@@ -249,8 +255,9 @@ workerUrl.searchParams.set('tab', `${Date.now().toString(36)}-${Math.random().to
 if (/(^|[#&])maths=fast(&|$)/.test(location.hash)) workerUrl.searchParams.set('maths', 'fast');
 /** The maths the engine runs ('deterministic' or 'fast'): null while one starts. */
 let engineMaths = null;
-/** False once an engine said this browser cannot run fast maths. */
+/** False once an engine said this browser cannot run fast maths, and why. */
 let fastAvailable = true;
+let fastUnavailableReason = '';
 const engine = new EngineConnection({
   url: workerUrl,
   onMessage,
@@ -276,6 +283,7 @@ function sendQuietly(command, extra = {}) {
 /** The worker has handled every command up to `handled`. */
 function handledUpTo(handled) {
   for (const n of inFlight.keys()) if (n <= handled) inFlight.delete(n);
+  if (switching && handled >= switching.keepCmd) replaceEngine();
 }
 
 /** What the engine was doing: the oldest command not yet handled, else what runs. */
@@ -310,19 +318,37 @@ function dataPayload(settings) {
 }
 
 /**
- * Starts the engine's other build in place of this one: the model is then built afresh
- * (configure, on 'engine-ready'), as for any setting that makes a new model.
+ * Starts the engine's other build in place of this one. The current run is kept first
+ * (saved in this browser and offered back, as when Hidden units change; at most
+ * KEEP_BEFORE_SWITCH_MS is waited for it), then the worker is replaced and, on its
+ * 'engine-ready', the model is built afresh from the settings (configure).
  */
+const KEEP_BEFORE_SWITCH_MS = 3000;
+let switching = null; // {maths, keepCmd, timer} while the old engine keeps its run
 function switchEngine(maths) {
-  if (maths === 'fast') workerUrl.searchParams.set('maths', 'fast');
-  else workerUrl.searchParams.delete('maths');
   engineMaths = null;
-  inFlight.clear();
-  for (const { reject } of panelRequests.values()) reject(new Error('the engine was switched to other maths; try again'));
-  panelRequests.clear();
   setTraining(false);
   setChainsPlaying(false);
+  stepsPending = 0;
   setStatus(`Starting the engine with ${maths} maths…`);
+  sendQuietly('keep');
+  switching = { maths, keepCmd: commandsSent, timer: setTimeout(() => replaceEngine(), KEEP_BEFORE_SWITCH_MS) };
+}
+
+/** The second half of switchEngine: once the old engine kept its run (or took too long). */
+function replaceEngine() {
+  if (!switching) return;
+  const { maths, timer } = switching;
+  clearTimeout(timer);
+  switching = null;
+  if (maths === 'fast') workerUrl.searchParams.set('maths', 'fast');
+  else workerUrl.searchParams.delete('maths');
+  inFlight.clear();
+  rejectPanelRequests('the engine was switched to other maths; try again');
+  // No model runs until the new engine builds one; a data choice still waiting for its
+  // images gets MNIST meanwhile, as on a first visit.
+  running = null;
+  fallbackTried = false;
   engine.switchTo(workerUrl);
 }
 
@@ -425,8 +451,9 @@ function onMessage(data) {
       engineMaths = data.maths;
       if (data.fastUnavailable) {
         fastAvailable = false;
+        fastUnavailableReason = data.fastUnavailable;
         workerUrl.searchParams.delete('maths');
-        showNotice('Fast maths needs relaxed SIMD, which this browser does not run: the lab runs its deterministic maths (the same results, at most a little slower).');
+        showNotice(`${data.fastUnavailable}: the lab runs its deterministic maths (the same results, at most a little slower).`);
       }
       engineReady(data.limits, data.seed);
       return;
@@ -533,8 +560,10 @@ function engineReady(limits, freshSeed) {
     sendQuietly('runs');
     return;
   }
-  // Started for other maths (switchEngine): the model is built afresh.
+  // Started for other maths (switchEngine): the model is built afresh, and the run
+  // kept before the switch is offered back.
   configure();
+  sendQuietly('runs');
 }
 
 // ---- a dead worker ---------------------------------------------------------------------------
@@ -544,9 +573,13 @@ function onRestart(reason) {
   crashTimes = crashTimes.filter((t) => now - t < CRASH_WINDOW_MS);
   crashTimes.push(now);
   recovering = { reason, action: currentAction(), repeated: crashTimes.length > 1 };
+  engineMaths = null; // until the new worker is ready: nothing is built meanwhile
+  if (switching) {
+    clearTimeout(switching.timer);
+    switching = null;
+  }
   inFlight.clear();
-  for (const { reject } of panelRequests.values()) reject(new Error('the engine was restarted; try again'));
-  panelRequests.clear();
+  rejectPanelRequests('the engine was restarted; try again');
   setTraining(false);
   setChainsPlaying(false);
   showNotice(`The engine stopped while ${recovering.action}: ${reason}. Starting a fresh one…`);
@@ -1144,7 +1177,8 @@ $('draw-add').addEventListener('click', () => editor.add());
 $('draw-clear').addEventListener('click', () => editor.clear());
 $('draw-remove').addEventListener('click', () => editor.removeLast());
 $('draw-use').addEventListener('click', () => {
-  values = withDefaults({ ...DEFAULTS.drawn, data: 'drawn', seed: values.seed, patterns: encodePatterns(editor.side, editor.patterns) });
+  values = withDefaults({ ...DEFAULTS.drawn, data: 'drawn', seed: values.seed, maths: values.maths,
+    patterns: encodePatterns(editor.side, editor.patterns) });
   showValues();
   configure();
 });
@@ -1157,7 +1191,7 @@ function restoreDrawn() {
 function useLoadedData(data) {
   loadedData = { pixels: data.pixels, rows: data.rows, cols: data.cols, count: data.count, name: data.name };
   $('load-status').textContent = `${plural(data.count, 'image')} of ${data.rows} rows x ${data.cols} columns loaded.`;
-  values = withDefaults({ ...DEFAULTS.loaded, data: 'loaded', seed: values.seed });
+  values = withDefaults({ ...DEFAULTS.loaded, data: 'loaded', seed: values.seed, maths: values.maths });
   showValues();
   configure();
 }
@@ -1192,6 +1226,11 @@ $('load-file').addEventListener('change', async (event) => {
 
 // The panels ask the worker through numbered requests, answered by id.
 const panelRequests = new Map();
+/** The panels' requests to a worker that is gone end with an error marked `engineReplaced`. */
+function rejectPanelRequests(message) {
+  for (const { reject } of panelRequests.values()) reject(Object.assign(new Error(message), { engineReplaced: true }));
+  panelRequests.clear();
+}
 let panelRequestId = 0;
 function panelRequest(command) {
   return (action, fields = {}) => {

@@ -37,7 +37,15 @@ export function mathsOf(url) {
  * back to the deterministic build where the browser has no relaxed SIMD.
  */
 export function runningMaths() {
+  if (fellBack) return 'deterministic';
   return mathsOf(self.location.href) === 'fast' && hasRelaxedSimd() ? 'fast' : 'deterministic';
+}
+
+let fellBack = false;
+/** The fast build did not load: this worker and the helpers it starts run deterministic maths. */
+export function fallBackToDeterministic() {
+  fellBack = true;
+  return 'deterministic';
 }
 
 // Written out, so that the list of site files (scripts/site-files.mjs) and its test

@@ -12,7 +12,7 @@
 // to be busy, so the page's watchdog does not mistake it for a hang.
 import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
 import { GUIDE_ACTIONS, useGuideModule, useLabModule } from './guidework.js';
-import { mathsOf, modulePath, runningMaths } from './maths.js';
+import { fallBackToDeterministic, mathsOf, modulePath, runningMaths } from './maths.js';
 import { trainingSettings } from './settings.js';
 import { BackgroundHelper, HelperPool } from './helpers.js';
 
@@ -64,10 +64,14 @@ const CHOICES = {
 // for (maths.js): set once it has loaded, before any command is handled.
 let Dataset, Trainer, Chains, Rbm, settingLimits, randomSeed, checkPageSetting, updateCost, gibbsStepCost,
   freeEnergyCost, distributionCost, injectPanic;
-/** The build that runs: 'fast' only where it was asked for and the browser can run it. */
-const MATHS = runningMaths();
-/** Fast maths asked for (`?maths=fast`) but this browser has no relaxed SIMD. */
-const FAST_UNAVAILABLE = mathsOf(self.location.href) === 'fast' && MATHS !== 'fast';
+/**
+ * The build that runs: 'fast' only where it was asked for, the browser can run it and
+ * its module loaded (loadEngine).
+ */
+let MATHS = runningMaths();
+/** Why fast maths was asked for (`?maths=fast`) and does not run, or null. */
+let fastUnavailable = mathsOf(self.location.href) === 'fast' && MATHS !== 'fast'
+  ? 'Fast maths needs relaxed SIMD, which this browser does not run' : null;
 let wasm = null;
 let limits = null; // the engine's table of setting ranges
 let poisoned = false; // after a trap the instance is never used again
@@ -386,7 +390,8 @@ function describeRun(settings, steps) {
   const data = { mnist: 'MNIST', bars: `${settings.side} x ${settings.side} bars and stripes`, drawn: 'drawn patterns',
     loaded: 'loaded images' }[settings.data];
   const algorithm = { cd: `CD-${settings.k}`, pcd: `PCD-${settings.k}`, gibbs: `Gibbs-${settings.k}`, exact: 'exact' }[settings.algorithm];
-  return `${data} · ${settings.n_hidden} hidden · ${algorithm} · step ${steps.toLocaleString('en')}`;
+  return `${data} · ${settings.n_hidden} hidden · ${algorithm} · step ${steps.toLocaleString('en')}`
+    + `${settings.maths === 'fast' ? ' · fast maths' : ''}`;
 }
 
 /** The model's file name: from what is running, not from the form. */
@@ -1232,6 +1237,11 @@ const HANDLERS = {
     }
   },
 
+  /** Before the page replaces this worker (another Maths): the run is saved and offered back. */
+  async keep() {
+    await keepCurrentRun();
+  },
+
   async restore({ id }) {
     const saved = await loadRun(id);
     if (!saved) throw new Error('that saved run is no longer stored (only the last few are kept)');
@@ -1258,6 +1268,12 @@ const HANDLERS = {
       throw error;
     }
     postMessage({ status: 'restored', meta, running: lab.settings, data: lab.data, curves: lab.curves });
+    // Runs saved before the Maths setting ran deterministic maths.
+    const savedMaths = meta.settings.maths ?? 'deterministic';
+    if (savedMaths !== MATHS) {
+      postMessage({ status: 'note', message: `This run was trained with ${savedMaths} maths and goes on with ${MATHS} maths (the Maths setting): `
+        + `from here its numbers may differ in the last bits from the run it was.` });
+    }
     postFrame('paused', { learned: true });
   },
 
@@ -1428,8 +1444,19 @@ function engineModule(name) {
 // engine has loaded: a worker whose engine did not load says so instead.
 let engineLoaded = false;
 async function loadEngine() {
-  const module = await import(modulePath('rbm_lab', MATHS));
-  wasm = await module.default();
+  let module;
+  try {
+    module = await import(modulePath('rbm_lab', MATHS));
+    wasm = await module.default();
+  } catch (error) {
+    if (MATHS !== 'fast') throw error;
+    // The fast build did not load (a site published without it, a network error):
+    // the deterministic one runs, and so do the helpers (maths.js).
+    fastUnavailable = `The fast maths build did not load (${error?.message ?? error})`;
+    MATHS = fallBackToDeterministic();
+    module = await import(modulePath('rbm_lab', MATHS));
+    wasm = await module.default();
+  }
   ({
     Dataset, Trainer, Chains, Rbm, settingLimits, randomSeed, checkPageSetting, updateCost, gibbsStepCost,
     freeEnergyCost, distributionCost, injectPanic,
@@ -1439,7 +1466,7 @@ async function loadEngine() {
 let queue = loadEngine().then(() => {
   limits = settingLimits();
   engineLoaded = true;
-  postMessage({ status: 'engine-ready', limits, seed: randomSeed(), maths: MATHS, fastUnavailable: FAST_UNAVAILABLE });
+  postMessage({ status: 'engine-ready', limits, seed: randomSeed(), maths: MATHS, fastUnavailable });
 }, (error) => {
   postMessage({ status: 'unavailable', message: String(error?.message ?? error) });
   throw error;

@@ -35,6 +35,9 @@ test('fast maths runs the relaxed-SIMD build in the worker and its helpers; swit
     await page.selectOption('#maths', 'deterministic');
     await waitForStatus(page, ['Ready']);
     assert.match(await page.evaluate(() => location.hash), /maths=deterministic/);
+    // The fast run was kept before its engine went, and is offered back.
+    await page.waitForFunction(() => !document.getElementById('saved-run').hidden, null, { timeout: 10000 });
+    assert.match(await page.textContent('#saved-run-text'), /step 9 · fast maths/);
     const deterministic = await trainToTheEnd(page, 'deterministic');
     const switched = wasmLoaded(requests);
     assert.ok(switched.includes('/www/pkg/rbm_lab_bg.wasm') && switched.includes('/www/pkg/helper_bg.wasm'), switched.join(', '));
