@@ -1,6 +1,7 @@
 // The Maths setting in Debian's Chromium: fast maths runs the relaxed-SIMD build
 // (www/pkg/fast) in the lab's worker and in its helpers, and switching back starts the
-// deterministic build. (A browser without relaxed SIMD: tests/firefox/smoke.test.mjs.)
+// deterministic build, and a fast build that does not load falls back to it. (A browser
+// without relaxed SIMD: tests/firefox/smoke.test.mjs.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -104,5 +105,23 @@ test('the fast build\'s dense products stay within rounding of the deterministic
       assert.ok(worst <= 1, `${shape}: an element is ${worst.toFixed(2)} times its rounding bound away`);
       assert.ok(differing > 0, `${shape}: all ${elements} elements equal: nothing was fused`);
     }
+  });
+});
+
+test('a fast build that does not load falls back to the deterministic one, says so, and trains', async () => {
+  await withLab({ hash: '#seed=1' }, async ({ context, openPage, problems, requests }) => {
+    // A site published without www/pkg/fast, or a network that drops it.
+    await context.route(/\/www\/pkg\/fast\//, (route) => route.abort());
+    requests.length = 0;
+    const page = await openPage('#seed=2&maths=fast');
+    await waitForStatus(page, ['Ready']);
+    assert.match(await page.textContent('#notice-text'), /The fast maths build did not load .*: the lab runs its deterministic maths/);
+    assert.equal(await page.inputValue('#maths'), 'deterministic');
+    await page.click('#train');
+    await page.waitForFunction(() => /samples\/s/.test(document.getElementById('status').textContent), null, { timeout: 30000 });
+    assert.doesNotMatch(await page.textContent('#status'), /fast maths/);
+    assert.ok(requests.includes('/www/pkg/rbm_lab_bg.wasm'), requests.filter((path) => path.endsWith('.wasm')).join(', '));
+    // The aborted requests are this test's doing, not the page's.
+    for (let i = problems.length - 1; i >= 0; i--) if (/pkg\/fast|net::ERR_FAILED|Failed to load/.test(problems[i])) problems.splice(i, 1);
   });
 });
