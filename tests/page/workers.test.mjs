@@ -64,10 +64,11 @@ test('two workers give the same bits with helpers, in one worker, after a helper
     local = await saveModel(page);
   });
   assert.deepEqual(local.weights, helped.weights, 'helpers and one worker disagree');
-  // The command line, with the browser's kernel and --workers 2.
+  // The command line, with the browser's kernel and --workers 2 (./lab test names the
+  // build it tested in RBM_LAB_BIN).
   const dir = await mkdtemp(join(tmpdir(), 'rbm-workers-'));
   const out = join(dir, 'model.json');
-  execFileSync('target/release/rbm-lab', ['--portable', 'train', '--data', 'mnist', '--hidden', '100', '--algorithm', 'cd',
+  execFileSync(process.env.RBM_LAB_BIN || 'target/release/rbm-lab', ['--portable', 'train', '--data', 'mnist', '--hidden', '100', '--algorithm', 'cd',
     '--k', '1', '--lr', '0.05', '--momentum', '0.5', '--weight-decay', '0.0001', '--batch', '1000',
     '--epochs', '1', '--seed', '5', '--workers', '2', '--out', out]);
   const native = JSON.parse(await readFile(out, 'utf8'));
