@@ -249,26 +249,62 @@ impl<'a> ProductWalk<'a> {
         let mut input = vec![0.0f32; e.other];
         let mut y = vec![0.0f32; self.width];
         let first = positions.start;
-        let mut state = first ^ (first >> 1);
-        let mut bias_term = e.resync(state, &mut input);
+        let state = first ^ (first >> 1);
+        let bias_term = e.resync(state, &mut input);
         self.refresh(&input, &mut y);
-        let mut sum = LogSumExp::default();
+        let mut walk = Walk {
+            input,
+            y,
+            state,
+            bias_term,
+            sum: LogSumExp::default(),
+        };
+        // In blocks of WALK_BLOCK states, each a call of its own: V8 runs a wasm function
+        // in its baseline tier until the call returns (optimised code is used from the
+        // next call on), so one call for the whole walk ran its first time, the one a
+        // page waits for, about 2.7 times as long as the next ones. The call goes through
+        // a pointer LLVM and wasm-opt cannot see through (`black_box`): wasm-opt inlines
+        // any function with a single caller, which would make the walk one call again.
+        let block: fn(&Self, core::ops::Range<u32>, u32, &mut Walk) =
+            core::hint::black_box(Self::walk_block);
+        let mut start = positions.start;
+        while start < positions.end {
+            let end = (start / WALK_BLOCK + 1)
+                .saturating_mul(WALK_BLOCK)
+                .min(positions.end);
+            block(self, start..end, first, &mut walk);
+            start = end;
+        }
+        walk.sum.value()
+    }
+
+    /// The states at Gray-code positions `positions` (after `first`, where `walk` began).
+    #[inline(never)]
+    fn walk_block(&self, positions: core::ops::Range<u32>, first: u32, walk: &mut Walk) {
+        let e = self.e;
+        let Walk {
+            input,
+            y,
+            state,
+            bias_term,
+            sum,
+        } = walk;
         for g in positions {
             if g > first {
                 let unit = g.trailing_zeros() as usize;
-                state ^= 1 << unit;
-                let on = state & (1 << unit) != 0;
+                *state ^= 1 << unit;
+                let on = *state & (1 << unit) != 0;
                 if g % RESYNC_EVERY == 0 {
-                    bias_term = e.resync(state, &mut input);
+                    *bias_term = e.resync(*state, input);
                 } else {
                     let sign = if on { 1.0 } else { -1.0 };
-                    bias_term += sign * f64::from(e.bias[unit]);
+                    *bias_term += sign * f64::from(e.bias[unit]);
                     for (x, &k) in input.iter_mut().zip(e.row(unit)) {
                         *x += sign as f32 * k;
                     }
                 }
                 if g % Y_RESYNC_EVERY == 0 {
-                    self.refresh(&input, &mut y);
+                    self.refresh(input, y);
                 } else {
                     let table = if on { &self.up } else { &self.down };
                     let factors = &table[unit * self.width..(unit + 1) * self.width];
@@ -277,11 +313,23 @@ impl<'a> ProductWalk<'a> {
                     }
                 }
             }
-            sum.add(f64::from(self.beta) * bias_term + self.log_product(&y));
+            sum.add(f64::from(self.beta) * *bias_term + self.log_product(y));
         }
-        sum.value()
     }
 }
+
+/// Where a product walk is: the running input and `y`, the state, its bias term and
+/// the sum so far.
+struct Walk {
+    input: Vec<f32>,
+    y: Vec<f32>,
+    state: u32,
+    bias_term: f64,
+    sum: LogSumExp,
+}
+
+/// States per call of [`ProductWalk::walk_block`].
+const WALK_BLOCK: u32 = 1 << 10;
 
 /// Streaming log-sum-exp in f64.
 #[derive(Default)]

@@ -24,8 +24,14 @@ const MODEL_KEYS = new Set(['data', 'side', 'n_hidden', 'seed', 'chains', 'maths
 const FIELD_SHAPERS = new Set(['algorithm', 'decay_epochs', 'sparsity_cost']);
 const TRAINING_KEYS = new Set(['algorithm', 'k', 'learning_rate', 'momentum', 'weight_decay', 'batch_size', 'persistent_chains',
   'temperatures', 'beta_min', 'decay_epochs', 'final_learning_rate', 'centring', 'sparsity_cost', 'sparsity_target']);
-/** Frames of the chain-over-time strip: about 40 px each, 4 to 16 of them. */
-const stripFrames = () => Math.max(4, Math.min(16, Math.floor(($('strip').clientWidth || 640) / 40)));
+/**
+ * Frames of the chain-over-time strip: about 40 px each, 4 to 16 of them. The width
+ * comes from a ResizeObserver: reading clientWidth on each frame forced a layout in the
+ * middle of the message handler (about 30 ms of the first second on a slow machine).
+ */
+let stripWidth = 640;
+new ResizeObserver(([entry]) => { stripWidth = entry.contentRect.width || 640; }).observe($('strip'));
+const stripFrames = () => Math.max(4, Math.min(16, Math.floor(stripWidth / 40)));
 const reducedMotion = () => matchMedia('(prefers-reduced-motion: reduce)').matches;
 const FREE_ENERGY_CHAINS = 6;
 /** The page reads model files up to this size (a 784 x 2000 model takes about 20 MB). */

@@ -30,8 +30,8 @@ function gridLayout(canvas, count, rows, cols, columns) {
   return { across, width, height };
 }
 
-function fillBackground(image) {
-  const [r, g, b] = hexToRgb(theme().gap);
+function fillBackground(image, colours = theme()) {
+  const [r, g, b] = hexToRgb(colours.gap);
   for (let i = 0; i < image.data.length; i += 4) {
     image.data[i] = r;
     image.data[i + 1] = g;
@@ -58,8 +58,8 @@ export function drawImages(canvas, values, count, rows, cols, columns) {
   canvas.getContext('2d').putImageData(image, 0, 0);
 }
 
-function diverging(t, out, at) {
-  const { positive, negative } = theme();
+/** Writes the colour of `t` in [-1, 1] at `out[at..at + 3]`; `colours` is theme()'s. */
+function diverging(t, out, at, { positive, negative }) {
   const target = t >= 0 ? positive : negative;
   const a = Math.min(1, Math.abs(t));
   // From near-black at zero to the full colour at the tile's largest magnitude.
@@ -74,7 +74,9 @@ export function drawFilters(canvas, weights, m, n, rows, cols, limit = 100) {
   const count = Math.min(n, limit);
   const { across, width, height } = gridLayout(canvas, count, rows, cols);
   const image = new ImageData(width, height);
-  fillBackground(image);
+  // The style is read once a picture, not once a pixel (getComputedStyle costs about 2 µs).
+  const colours = theme();
+  fillBackground(image, colours);
   for (let j = 0; j < count; j++) {
     let scale = 0;
     for (let i = 0; i < m; i++) scale = Math.max(scale, Math.abs(weights[i * n + j]));
@@ -82,7 +84,7 @@ export function drawFilters(canvas, weights, m, n, rows, cols, limit = 100) {
     const y0 = GAP + Math.floor(j / across) * (rows + GAP);
     for (let i = 0; i < m; i++) {
       const at = ((y0 + Math.floor(i / cols)) * width + x0 + (i % cols)) * 4;
-      diverging(scale > 0 ? weights[i * n + j] / scale : 0, image.data, at);
+      diverging(scale > 0 ? weights[i * n + j] / scale : 0, image.data, at, colours);
     }
   }
   canvas.getContext('2d').putImageData(image, 0, 0);

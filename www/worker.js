@@ -151,7 +151,8 @@ async function fetchMnist() {
 async function loadData(settings, data) {
   if (settings.data === 'mnist') {
     const bytes = await fetchMnist();
-    return { train: Dataset.fromPacked(bytes, 'train'), heldOut: Dataset.fromPacked(bytes, 'test') };
+    const [train, heldOut] = Dataset.mnistSplit(bytes);
+    return { train, heldOut };
   }
   if (settings.data === 'bars') return { train: Dataset.barsAndStripes(settings.side), heldOut: null };
   if (!data?.pixels) {

@@ -212,6 +212,14 @@ impl JsDataset {
         Ok(JsDataset { inner })
     }
 
+    /// The MNIST asset's fixed split, `[train, test]`, from one reading of the file
+    /// (`fromPacked` with "train" and then "test" reads and shuffles it twice).
+    #[wasm_bindgen(js_name = mnistSplit)]
+    pub fn mnist_split(bytes: &[u8]) -> Result<Vec<JsDataset>, JsError> {
+        let (train, test) = data::mnist_split(bytes).map_err(js_error)?;
+        Ok(vec![JsDataset { inner: train }, JsDataset { inner: test }])
+    }
+
     /// Rows of 0/1 pixels (`count * rows * cols` values, each 0 or 1).
     #[wasm_bindgen(js_name = fromPixels)]
     pub fn from_pixels(pixels: &[f32], rows: f64, cols: f64) -> Result<JsDataset, JsError> {
