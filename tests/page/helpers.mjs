@@ -3,6 +3,7 @@
 // every console error and off-origin request recorded.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -26,6 +27,16 @@ export async function openLab({ width = 1280, height = 900, hash = '', touch = f
   // One context: more pages opened in it (openPage) share its storage, as tabs do.
   const context = await browser.newContext({ viewport: { width, height }, hasTouch: touch, reducedMotion });
   if (permissions.length) await context.grantPermissions(permissions, { origin });
+  // Every download link the page clicks, by file name (saveModel tells a page that
+  // started no download from a browser that did not report one).
+  await context.addInitScript(() => {
+    const click = HTMLAnchorElement.prototype.click;
+    window.labDownloadLinks = [];
+    HTMLAnchorElement.prototype.click = function recordedClick() {
+      if (this.download) window.labDownloadLinks.push(this.download);
+      return click.call(this);
+    };
+  });
   const problems = [];
   // The path of every request of the lab's origin, the workers' among them.
   const requests = [];
@@ -115,6 +126,40 @@ export async function withLab(options, body) {
     assert.deepEqual(lab.problems, []);
   } finally {
     await lab.close();
+  }
+}
+
+/**
+ * Clicks Save and returns the downloaded model file's `{ name, text }`. Once, in a CI
+ * run, Chromium reported no download within 30 s of Save on a reloaded page, and the
+ * failure said nothing more. So when no download arrives
+ * within 20 s this reads what the page shows and whether it clicked its download link:
+ * a page that started no download fails at once with what it showed; a page that did
+ * (the browser's part went missing) is logged and Save is clicked once more.
+ */
+export async function saveModel(page) {
+  for (let attempt = 1; ; attempt += 1) {
+    const linksBefore = await page.evaluate(() => window.labDownloadLinks.length);
+    const [outcome] = await Promise.all([
+      page.waitForEvent('download', { timeout: 20000 }).then((download) => ({ download }), (error) => ({ error })),
+      page.click('#save'),
+    ]);
+    if (outcome.download) {
+      return { name: outcome.download.suggestedFilename(), text: await readFile(await outcome.download.path(), 'utf8') };
+    }
+    const shown = await page.evaluate(() => ({
+      links: window.labDownloadLinks.length,
+      ...Object.fromEntries(['status', 'message', 'notice'].map((id) => {
+        const element = document.getElementById(id);
+        return [id, element.hidden ? '(hidden)' : element.textContent.trim().replace(/\s+/g, ' ')];
+      })),
+    }));
+    const what = `status "${shown.status}", message "${shown.message}", notice "${shown.notice}"`;
+    const linkClicked = shown.links > linksBefore;
+    if (!linkClicked || attempt === 2) {
+      throw new Error(`Save gave no download (${outcome.error.message.split('\n')[0]}); the page ${linkClicked ? 'clicked its download link' : 'clicked no download link'}; ${what}`);
+    }
+    console.log(`Save: the page clicked its download link but the browser reported no download in 20 s; clicking Save again (${what})`);
   }
 }
 

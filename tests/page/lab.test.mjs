@@ -2,8 +2,7 @@
 // the page logged no console error and made no request outside its own origin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { canvasSignature, waitForStatus, statusNumber, messageText, withLab, setValue } from './helpers.mjs';
+import { canvasSignature, waitForStatus, statusNumber, messageText, withLab, setValue, saveModel } from './helpers.mjs';
 
 
 const points = (page, id) => page.$eval(`#${id}`, (element) => Number(element.dataset.points));
@@ -133,8 +132,7 @@ test('a saved model loads back, and a model for other data is refused with a rea
     const { page } = lab;
     for (let i = 0; i < 5; i++) await page.click('#step');
     await page.waitForFunction(() => /step 5 /.test(document.getElementById('status').textContent));
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
-    const text = await readFile(await download.path(), 'utf8');
+    const { text } = await saveModel(page);
     const model = JSON.parse(text);
     assert.equal(model.format, 'rbm-lab-model');
     assert.deepEqual([model.n_visible, model.n_hidden, model.weights.length], [16, 16, 256]);

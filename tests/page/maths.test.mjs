@@ -4,8 +4,7 @@
 // without relaxed SIMD: tests/firefox/smoke.test.mjs.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { waitForStatus, withLab } from './helpers.mjs';
+import { waitForStatus, withLab, saveModel } from './helpers.mjs';
 
 // CD-1 at batch 1000 over two workers (split, as in workers.test.mjs): 9 updates.
 const HASH = '#data=mnist&hidden=100&algo=cd&k=1&lr=0.05&mom=0.5&wd=0.0001&batch=1000&epochs=1&seed=5&workers=2';
@@ -15,8 +14,7 @@ async function trainToTheEnd(page, maths) {
   await page.waitForFunction((wanted) => new RegExp(wanted).test(document.getElementById('status').textContent),
     maths === 'fast' ? 'on 2 workers with fast maths' : 'on 2 workers(?! with fast)', { timeout: 30000 });
   await waitForStatus(page, ['Run complete'], 60000);
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
-  return JSON.parse(await readFile(await download.path(), 'utf8'));
+  return JSON.parse((await saveModel(page)).text);
 }
 
 const wasmLoaded = (requests) => requests.filter((path) => path.endsWith('.wasm'));

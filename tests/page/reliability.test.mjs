@@ -5,8 +5,7 @@
 // takes effect at the largest sizes the page accepts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { canvasSignature, waitForStatus, statusNumber, withLab, setValue } from './helpers.mjs';
+import { canvasSignature, waitForStatus, statusNumber, withLab, setValue, saveModel } from './helpers.mjs';
 import { CONTENT_SECURITY_POLICY } from '../../scripts/site-files.mjs';
 
 
@@ -21,11 +20,6 @@ const waitForStep = (page, min, max = min === undefined ? undefined : Infinity, 
   { timeout },
 );
 const waitForStepExactly = (page, step) => waitForStep(page, step, step);
-
-async function saveModel(page) {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
-  return { name: download.suggestedFilename(), text: await readFile(await download.path(), 'utf8') };
-}
 
 test('settings the page cannot honour are refused from the address, and the page still works', async () => {
   // Defects 2, 3, 4 and 13: steps per frame without bound, patterns that do not decode,

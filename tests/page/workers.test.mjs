@@ -8,16 +8,13 @@ import { readFile, mkdtemp } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitForStatus, withLab } from './helpers.mjs';
+import { waitForStatus, withLab, saveModel } from './helpers.mjs';
 
 // CD-1 at batch 1000: 5,000 rows through the weights per update, enough to be split
 // (src/shard.rs, worthwhile); 9 updates make the one epoch.
 const HASH = '#data=mnist&hidden=100&algo=cd&k=1&lr=0.05&mom=0.5&wd=0.0001&batch=1000&epochs=1&seed=5&workers=2';
 
-async function saveModel(page) {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
-  return JSON.parse(await readFile(await download.path(), 'utf8'));
-}
+const saveModelJson = async (page) => JSON.parse((await saveModel(page)).text);
 
 async function trainToTheEnd(page, { crashHelper = false } = {}) {
   await waitForStatus(page, ['Ready']);
@@ -34,7 +31,7 @@ async function trainToTheEnd(page, { crashHelper = false } = {}) {
   await page.click('#train');
   await page.waitForFunction(() => /on 2 workers/.test(document.getElementById('status').textContent), null, { timeout: 30000 });
   await waitForStatus(page, ['Run complete'], 60000);
-  return saveModel(page);
+  return saveModelJson(page);
 }
 
 const stepsAndWeights = (model) => [model.training.steps_done, model.weights.slice(0, 50), model.hidden_bias];
@@ -61,7 +58,7 @@ test('two workers give the same bits with helpers, in one worker, after a helper
       await page.click('#step');
       await page.waitForFunction((s) => new RegExp(`step ${s}\\b`).test(document.getElementById('status').textContent), n);
     }
-    local = await saveModel(page);
+    local = await saveModelJson(page);
   });
   assert.deepEqual(local.weights, helped.weights, 'helpers and one worker disagree');
   // The command line, with the browser's kernel and --workers 2 (./lab test names the
