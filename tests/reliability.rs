@@ -7,6 +7,7 @@ use common::{fingerprint, parameters, random_rbm};
 use rbm_lab::exact::{self, VisibleDistributionJob};
 use rbm_lab::monitor::{self, EvaluationJob};
 use rbm_lab::{data, rng, snapshot, Algorithm, Matrix, TrainConfig, Trainer};
+use std::sync::Arc;
 
 const ALGORITHMS: [Algorithm; 5] = [
     Algorithm::Cd,
@@ -74,6 +75,47 @@ fn a_restored_run_continues_bit_for_bit() {
             whole.to_snapshot().unwrap()
         );
     }
+}
+
+#[test]
+fn trainers_on_a_shared_data_set_read_it_in_place_with_the_same_bits() {
+    // The browser's data sets are shared with the trainers built on them (an Arc), not
+    // copied; a trainer given a `&Matrix` keeps its own copy. Both give the same run.
+    let set = data::bars_and_stripes(3).unwrap();
+    let shared = Arc::new(set.images.clone());
+    for algorithm in ALGORITHMS {
+        let mut copying = Trainer::new(config(algorithm), &set.images).unwrap();
+        let mut sharing = Trainer::new(config(algorithm), &shared).unwrap();
+        assert!(std::ptr::eq(sharing.data(), &*shared), "{algorithm:?}");
+        assert!(!std::ptr::eq(copying.data(), &set.images), "{algorithm:?}");
+        assert_eq!(
+            run(&mut sharing, 23),
+            run(&mut copying, 23),
+            "{algorithm:?}"
+        );
+        assert_eq!(state(&sharing), state(&copying), "{algorithm:?}");
+        // A run continued from a model or restored from a snapshot shares it too.
+        let resumed = Trainer::resume(config(algorithm), sharing.model().clone(), &shared).unwrap();
+        assert!(std::ptr::eq(resumed.data(), &*shared), "{algorithm:?}");
+        let bytes = sharing.to_snapshot().unwrap();
+        let restored = Trainer::from_snapshot(&bytes, Arc::clone(&shared)).unwrap();
+        assert!(std::ptr::eq(restored.data(), &*shared), "{algorithm:?}");
+        assert_eq!(state(&restored), state(&sharing), "{algorithm:?}");
+        // Other data are still refused by their fingerprint.
+        let other = Arc::new(
+            data::bars_and_stripes(3)
+                .unwrap()
+                .images
+                .rows_between(0, 13),
+        );
+        let refused = Trainer::from_snapshot(&bytes, other)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(refused.contains("trained on other data"), "{refused}");
+    }
+    // Every trainer above is gone: the set is held here alone again.
+    assert_eq!(Arc::strong_count(&shared), 1);
 }
 
 #[test]

@@ -65,6 +65,7 @@ let lastAutosave = null;
 let latest = null; // newest frame, drawn on the next animation frame
 let shown = null; // the frame on the screen
 let learned = null; // newest weights, drawn on the next animation frame
+let learnedWaited = false; // the weights waited one animation frame for a frame of samples
 let activation = null; // newest mean activation of the hidden units, likewise
 let training = false;
 let chainsPlaying = false;
@@ -888,13 +889,19 @@ let drawProblem = null;
 
 function draw() {
   try {
-    if (latest) {
+    // At most one of the two big pictures an animation frame, the samples first: the
+    // filters and reconstructions take 30 to 40 ms on a slow machine, and the first
+    // samples on screen waited for them. A model kept waiting is drawn on the next
+    // frame even if new samples came meanwhile (they wait one frame then).
+    const frameNow = latest && !(learned && learnedWaited);
+    if (frameNow) {
       const frame = latest;
       latest = null;
       shown = frame;
       drawFrame(frame);
     }
-    if (learned) {
+    learnedWaited = Boolean(frameNow && learned);
+    if (learned && !learnedWaited) {
       const model = learned;
       learned = null;
       drawLearned(model);

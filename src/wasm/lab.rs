@@ -1,5 +1,7 @@
 //! The `lab` module: everything the lab's worker and the guide use (see `mod.rs`).
 
+use std::sync::Arc;
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -177,10 +179,20 @@ pub fn engine_maths() -> String {
     .into()
 }
 
-/// A set of binary images.
+/// A set of binary images. Trainers built on it share its images, not copy them.
 #[wasm_bindgen(js_name = Dataset)]
 pub struct JsDataset {
-    inner: Dataset,
+    images: Arc<Matrix>,
+    image_shape: (usize, usize),
+}
+
+impl From<Dataset> for JsDataset {
+    fn from(set: Dataset) -> Self {
+        JsDataset {
+            images: Arc::new(set.images),
+            image_shape: set.image_shape,
+        }
+    }
 }
 
 #[wasm_bindgen(js_class = Dataset)]
@@ -190,7 +202,7 @@ impl JsDataset {
     pub fn bars_and_stripes(side: f64) -> Result<JsDataset, JsError> {
         let side = count("side", side)?;
         data::bars_and_stripes(side)
-            .map(|inner| JsDataset { inner })
+            .map(JsDataset::from)
             .map_err(js_error)
     }
 
@@ -209,7 +221,7 @@ impl JsDataset {
             )),
         }
         .map_err(js_error)?;
-        Ok(JsDataset { inner })
+        Ok(JsDataset::from(inner))
     }
 
     /// The MNIST asset's fixed split, `[train, test]`, from one reading of the file
@@ -217,46 +229,46 @@ impl JsDataset {
     #[wasm_bindgen(js_name = mnistSplit)]
     pub fn mnist_split(bytes: &[u8]) -> Result<Vec<JsDataset>, JsError> {
         let (train, test) = data::mnist_split(bytes).map_err(js_error)?;
-        Ok(vec![JsDataset { inner: train }, JsDataset { inner: test }])
+        Ok(vec![JsDataset::from(train), JsDataset::from(test)])
     }
 
     /// Rows of 0/1 pixels (`count * rows * cols` values, each 0 or 1).
     #[wasm_bindgen(js_name = fromPixels)]
     pub fn from_pixels(pixels: &[f32], rows: f64, cols: f64) -> Result<JsDataset, JsError> {
         let inner = data::from_pixels(pixels, side(rows)?, side(cols)?).map_err(js_error)?;
-        Ok(JsDataset { inner })
+        Ok(JsDataset::from(inner))
     }
 
     /// A CSV text of 0/1 rows, one `rows x cols` image per line.
     #[wasm_bindgen(js_name = fromCsv)]
     pub fn from_csv(text: &str, rows: f64, cols: f64) -> Result<JsDataset, JsError> {
         let inner = data::parse_csv(text, side(rows)?, side(cols)?).map_err(js_error)?;
-        Ok(JsDataset { inner })
+        Ok(JsDataset::from(inner))
     }
 
     pub fn len(&self) -> usize {
-        self.inner.len()
+        self.images.rows()
     }
 
     #[wasm_bindgen(js_name = isEmpty)]
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.images.rows() == 0
     }
 
     #[wasm_bindgen(getter)]
     pub fn rows(&self) -> usize {
-        self.inner.image_shape.0
+        self.image_shape.0
     }
 
     #[wasm_bindgen(getter)]
     pub fn cols(&self) -> usize {
-        self.inner.image_shape.1
+        self.image_shape.1
     }
 
     /// Start of the pixel buffer (`len * rows * cols` f32, row-major, one image per row).
     #[wasm_bindgen(js_name = pixelsPtr)]
     pub fn pixels_ptr(&self) -> *const f32 {
-        self.inner.images.as_slice().as_ptr()
+        self.images.as_slice().as_ptr()
     }
 }
 
@@ -332,7 +344,7 @@ impl JsRbm {
     /// Exact mean `log p(v)` over a data set.
     #[wasm_bindgen(js_name = meanLogLikelihood)]
     pub fn mean_log_likelihood(&self, dataset: &JsDataset) -> Result<f64, JsError> {
-        exact::mean_log_likelihood(&self.file.model, &dataset.inner.images).map_err(js_error)
+        exact::mean_log_likelihood(&self.file.model, &dataset.images).map_err(js_error)
     }
 
     /// Free energy `F_β(v)` of each image in `visible` (a whole number of rows).
@@ -422,7 +434,7 @@ fn train_slice(
 pub struct JsTrainer {
     inner: Trainer,
     image_shape: (usize, usize),
-    held_out: Option<Matrix>,
+    held_out: Option<Arc<Matrix>>,
     /// Draws for the stochastic pseudo-log-likelihood, apart from training's stream.
     evaluation_rng: Rng,
     evaluation: Option<EvaluationJob>,
@@ -477,8 +489,8 @@ impl JsTrainer {
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue, dataset: &JsDataset) -> Result<JsTrainer, JsError> {
         let config = parse_config(config)?;
-        let inner = Trainer::new(config, &dataset.inner.images).map_err(js_error)?;
-        Ok(JsTrainer::wrap(inner, dataset.inner.image_shape))
+        let inner = Trainer::new(config, &dataset.images).map_err(js_error)?;
+        Ok(JsTrainer::wrap(inner, dataset.image_shape))
     }
 
     fn wrap(inner: Trainer, image_shape: (usize, usize)) -> JsTrainer {
@@ -506,7 +518,7 @@ impl JsTrainer {
         dataset: &JsDataset,
     ) -> Result<JsTrainer, JsError> {
         let config = parse_config(config)?;
-        let shape = dataset.inner.image_shape;
+        let shape = dataset.image_shape;
         if let Some((rows, cols)) = model.file.image_shape {
             if (rows, cols) != shape {
                 return Err(js_error(RbmError::Shape(format!(
@@ -519,7 +531,7 @@ impl JsTrainer {
         let inner = Trainer::resume_at(
             config,
             model.file.model.clone(),
-            &dataset.inner.images,
+            &dataset.images,
             model.file.training.as_ref().map_or(0, |t| t.steps_done),
         )
         .map_err(js_error)?;
@@ -533,9 +545,9 @@ impl JsTrainer {
         evaluation_state: &[u8],
         dataset: &JsDataset,
     ) -> Result<JsTrainer, JsError> {
-        let inner = Trainer::from_snapshot_with(bytes, &dataset.inner.images, &BROWSER_JSON)
-            .map_err(js_error)?;
-        let mut trainer = JsTrainer::wrap(inner, dataset.inner.image_shape);
+        let inner =
+            Trainer::from_snapshot_with(bytes, &dataset.images, &BROWSER_JSON).map_err(js_error)?;
+        let mut trainer = JsTrainer::wrap(inner, dataset.image_shape);
         trainer.evaluation_rng = Rng::from_state_text(evaluation_state).ok_or_else(|| {
             JsError::new(
                 "saved run: the evaluation generator's state is not four words, not all zero",
@@ -557,10 +569,10 @@ impl JsTrainer {
         Ok(self.evaluation_rng.state_text().into_bytes())
     }
 
-    /// Keeps a copy of `dataset` as the held-out set of the learning curves.
+    /// Keeps `dataset` (shared, not copied) as the held-out set of the learning curves.
     #[wasm_bindgen(js_name = setHeldOut)]
     pub fn set_held_out(&mut self, dataset: &JsDataset) -> Result<(), JsError> {
-        let images = &dataset.inner.images;
+        let images = &dataset.images;
         if images.cols() != self.inner.model().n_visible() {
             return Err(js_error(RbmError::Shape(format!(
                 "held-out images have {} pixels, the model {} visible units",
@@ -569,7 +581,7 @@ impl JsTrainer {
             ))));
         }
         self.data_id = next_data_id();
-        self.held_out = Some(images.clone());
+        self.held_out = Some(Arc::clone(images));
         self.evaluation = None;
         self.evaluation_away = false;
         Ok(())
@@ -734,7 +746,7 @@ impl JsTrainer {
     /// Exact mean `log p(v)` of the current model on `dataset`.
     #[wasm_bindgen(js_name = meanLogLikelihood)]
     pub fn mean_log_likelihood(&self, dataset: &JsDataset) -> Result<f64, JsError> {
-        exact::mean_log_likelihood(self.inner.model(), &dataset.inner.images).map_err(js_error)
+        exact::mean_log_likelihood(self.inner.model(), &dataset.images).map_err(js_error)
     }
 
     #[wasm_bindgen(getter, js_name = nVisible)]
@@ -764,7 +776,7 @@ impl JsTrainer {
         let evaluation = monitor::evaluate(
             self.inner.model(),
             self.inner.data(),
-            self.held_out.as_ref(),
+            self.held_out.as_deref(),
             &mut self.evaluation_rng,
         )
         .map_err(js_error)?;
@@ -780,7 +792,7 @@ impl JsTrainer {
             EvaluationJob::new(
                 self.inner.model().clone(),
                 self.inner.data(),
-                self.held_out.as_ref(),
+                self.held_out.as_deref(),
                 &mut self.evaluation_rng,
             )
             .map_err(js_error)?,
@@ -808,7 +820,7 @@ impl JsTrainer {
             ));
         }
         if !job
-            .advance(self.inner.data(), self.held_out.as_ref(), flop_budget)
+            .advance(self.inner.data(), self.held_out.as_deref(), flop_budget)
             .map_err(js_error)?
         {
             return Ok(JsValue::UNDEFINED);
@@ -840,7 +852,7 @@ impl JsTrainer {
         Ok(monitor::EvaluationData::to_bytes(
             self.inner.data(),
             job.train_rows_needed(),
-            self.held_out.as_ref().filter(|h| h.rows() > 0),
+            self.held_out.as_deref().filter(|h| h.rows() > 0),
         ))
     }
 
@@ -1023,7 +1035,7 @@ impl JsTrainer {
         )
         .ok_or_else(|| JsError::new("training subset"))?;
         let (train, _) = ais::mean_log_likelihood(model, &subset, &estimate).map_err(js_error)?;
-        let held_out = match self.held_out.as_ref().filter(|h| h.rows() > 0) {
+        let held_out = match self.held_out.as_deref().filter(|h| h.rows() > 0) {
             Some(h) => Some(
                 ais::mean_log_likelihood(model, h, &estimate)
                     .map_err(js_error)?
@@ -1110,7 +1122,7 @@ impl JsTrainer {
             held_out: bool,
             index: usize,
         }
-        let (set, from_held_out) = match (&self.held_out, held_out) {
+        let (set, from_held_out) = match (self.held_out.as_deref(), held_out) {
             (Some(h), true) if h.rows() > 0 => (h, true),
             _ => (self.inner.data(), false),
         };
@@ -1347,7 +1359,7 @@ impl JsTrainer {
             self.inner.model(),
             image,
             &train,
-            self.held_out.as_ref(),
+            self.held_out.as_deref(),
             PLACEMENT_ENUMERATION,
         )
         .map_err(js_error)?;
@@ -1525,7 +1537,7 @@ impl JsChains {
     #[wasm_bindgen(js_name = restartFromData)]
     pub fn restart_from_data(&mut self, data: &JsDataset) -> Result<(), JsError> {
         let (count, m) = (self.chains.len(), self.model.n_visible());
-        let images = &data.inner.images;
+        let images = &data.images;
         if images.cols() != m || images.rows() == 0 {
             return Err(js_error(RbmError::Shape(format!(
                 "chains of {m} visible units cannot start from images of {} pixels",
