@@ -174,9 +174,10 @@ try {
   const tfCpu = await tfjsCd1(browser, root, 'cpu', { updates: 3, blocks: 3 });
   // The page itself: from navigation to the first chains' picture on screen (the samples
   // canvas takes its size with the first frame), each time in a fresh context (no cache).
-  // The check runs in each animation frame and gives the time of the frame that first
-  // has the picture (it is painted at that frame's end). Reading the clock in a later
-  // call, as this did until 2026-11-29, added the page's queued messages: 100 to 240 ms.
+  // The check runs at once and then in each animation frame, and gives the time it first
+  // sees the picture: in the frame that paints it (at that frame's end) or at most one
+  // frame later. Reading the clock in a later call, as this did until 2026-11-29, added
+  // the page's queued messages: 60 to 100 ms in that day's loads.
   const firstSample = [];
   for (let r = 0; r < 5; r++) {
     const context = await browser.newContext();

@@ -353,8 +353,8 @@ impl Trainer {
     /// A trainer for `data` (one binary example per row), with a model initialised
     /// as in Hinton's practical guide from the training data and the seed.
     pub fn new(config: TrainConfig, data: impl TrainingData) -> Result<Self> {
+        let config = config.check(data.matrix().rows(), data.matrix().cols())?;
         let data = data.into_shared();
-        let config = config.check(data.rows(), data.cols())?;
         let mut rng = rng::seeded(config.get().seed);
         let model = Rbm::init_for_data(&data, config.get().n_hidden, &mut rng)?;
         Trainer::with_model(config, model, data, rng)
@@ -373,19 +373,20 @@ impl Trainer {
         data: impl TrainingData,
         steps_done: u64,
     ) -> Result<Self> {
-        let data = data.into_shared();
-        if model.n_visible() != data.cols() {
+        let images = data.matrix();
+        if model.n_visible() != images.cols() {
             return Err(RbmError::Shape(format!(
                 "the model has {} visible units but the data has {} pixels",
                 model.n_visible(),
-                data.cols()
+                images.cols()
             )));
         }
         let config = TrainConfig {
             n_hidden: model.n_hidden(),
             ..config
         }
-        .check(data.rows(), data.cols())?;
+        .check(images.rows(), images.cols())?;
+        let data = data.into_shared();
         let rng = rng::seeded(config.get().seed);
         let mut trainer = Trainer::with_model(config, model, data, rng)?;
         trainer.steps_done = steps_done;

@@ -699,7 +699,8 @@ function receiveFrame(frame) {
   if (frame.aisProgress !== null && frame.aisProgress !== undefined) {
     $('ais-progress').textContent = `Estimating log Z by AIS: ${Math.round(frame.aisProgress * 100)} %`;
   } else $('ais-progress').textContent = '';
-  if (frame.learned) learned = frame.learned;
+  // The model keeps its frame's image shape: it may be drawn a frame after the samples.
+  if (frame.learned) learned = { ...frame.learned, shape: frame.shape };
   if (frame.activation) activation = frame.activation;
   recordChains(frame);
   latest = frame;
@@ -925,7 +926,7 @@ function draw() {
 }
 
 function drawLearned(model) {
-  const [rows, cols] = currentShape;
+  const [rows, cols] = model.shape;
   const m = rows * cols;
   drawFilters($('filters'), model.weights, m, model.nHidden, rows, cols);
   $('filters').setAttribute('aria-label', `The weights of ${Math.min(100, model.nHidden)} of ${model.nHidden} hidden units, each as a ${rows} by ${cols} picture`);
@@ -1079,7 +1080,9 @@ function exportCanvas(canvas, name) {
 function downloadBlob(blob, fileName) {
   const url = URL.createObjectURL(blob);
   Object.assign(document.createElement('a'), { href: url, download: fileName }).click();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  // Chromium holds the blob for a download it has started, but a download that starts
+  // late on a busy machine must still find it: a minute, not a second.
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
 }
 
 /** Clicking a sample: its hidden units' p(h | v) and its reconstruction. */

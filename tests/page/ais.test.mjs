@@ -3,7 +3,7 @@
 // held-out log-likelihood with ±3σ error bars, computed in slices while training runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { withLab, waitForStatus, setValue } from './helpers.mjs';
+import { withLab, waitForStatus, setValue, downloaded } from './helpers.mjs';
 
 test('a 784 x 100 model gets AIS log-likelihood points with error bars, in the background', async () => {
   await withLab({ hash: '#seed=2&aisruns=20&aistemps=300' }, async ({ page }) => {
@@ -26,11 +26,9 @@ test('a 784 x 100 model gets AIS log-likelihood points with error bars, in the b
       assert.ok(legend.includes(label), legend.join(' | '));
     }
     // The error bars bracket the held-out estimate at every AIS point of the exported curves.
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-curves')]);
-    const chunks = [];
-    for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+    const { bytes: curves } = await downloaded(page, '#export-curves');
     const at = {};
-    for (const line of Buffer.concat(chunks).toString('utf8').trim().split('\n').slice(1)) {
+    for (const line of curves.toString('utf8').trim().split('\n').slice(1)) {
       const [, curve, step, value] = /^"([^"]+)",(\d+),(.+)$/.exec(line);
       (at[step] ??= {})[curve] = Number(value);
     }
@@ -107,12 +105,10 @@ test('AIS and the curves\' points run on a background helper; when it dies they 
         .observe(document.getElementById('message'), { childList: true, characterData: true, subtree: true }));
       await page.click('#train');
       await page.waitForFunction(() => /AIS at step 90:/.test(document.getElementById('ais-note').textContent), null, { timeout: 120000 });
-      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-curves')]);
-      const chunks = [];
-      for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+      const { bytes: curves } = await downloaded(page, '#export-curves');
       // The helpers running now (a helper that died is gone from the list).
       const helpers = page.workers().filter((worker) => /\/helper\.js/.test(worker.url())).length;
-      result = { note: await page.textContent('#ais-note'), curves: Buffer.concat(chunks).toString('utf8'), helpers, notes };
+      result = { note: await page.textContent('#ais-note'), curves: curves.toString('utf8'), helpers, notes };
     });
     return result;
   };

@@ -3,7 +3,6 @@
 // every console error and off-origin request recorded.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -130,22 +129,24 @@ export async function withLab(options, body) {
 }
 
 /**
- * Clicks Save and returns the downloaded model file's `{ name, text }`. Once, in a CI
- * run, Chromium reported no download within 30 s of Save on a reloaded page, and the
- * failure said nothing more. So when no download arrives
- * within 20 s this reads what the page shows and whether it clicked its download link:
- * a page that started no download fails at once with what it showed; a page that did
- * (the browser's part went missing) is logged and Save is clicked once more.
+ * Clicks `selector` (Save, or an export button) and returns the downloaded file's
+ * `{ name, bytes }`. Once, in a CI run, Chromium reported no download within 30 s of
+ * Save on a reloaded page, and the failure said nothing more. So when no download
+ * arrives within 30 s this reads what the page shows and whether it clicked a download
+ * link: a page that started no download fails at once with what it showed; a page
+ * that did (the browser's part went missing) is logged and the button clicked once more.
  */
-export async function saveModel(page) {
+export async function downloaded(page, selector) {
   for (let attempt = 1; ; attempt += 1) {
     const linksBefore = await page.evaluate(() => window.labDownloadLinks.length);
     const [outcome] = await Promise.all([
-      page.waitForEvent('download', { timeout: 20000 }).then((download) => ({ download }), (error) => ({ error })),
-      page.click('#save'),
+      page.waitForEvent('download', { timeout: 30000 }).then((download) => ({ download }), (error) => ({ error })),
+      page.click(selector),
     ]);
     if (outcome.download) {
-      return { name: outcome.download.suggestedFilename(), text: await readFile(await outcome.download.path(), 'utf8') };
+      const chunks = [];
+      for await (const chunk of await outcome.download.createReadStream()) chunks.push(chunk);
+      return { name: outcome.download.suggestedFilename(), bytes: Buffer.concat(chunks) };
     }
     const shown = await page.evaluate(() => ({
       links: window.labDownloadLinks.length,
@@ -157,10 +158,16 @@ export async function saveModel(page) {
     const what = `status "${shown.status}", message "${shown.message}", notice "${shown.notice}"`;
     const linkClicked = shown.links > linksBefore;
     if (!linkClicked || attempt === 2) {
-      throw new Error(`Save gave no download (${outcome.error.message.split('\n')[0]}); the page ${linkClicked ? 'clicked its download link' : 'clicked no download link'}; ${what}`);
+      throw new Error(`${selector} gave no download (${outcome.error.message.split('\n')[0]}); the page ${linkClicked ? 'clicked its download link' : 'clicked no download link'}; ${what}`);
     }
-    console.log(`Save: the page clicked its download link but the browser reported no download in 20 s; clicking Save again (${what})`);
+    console.log(`${selector}: the page clicked its download link but the browser reported no download in 30 s; clicking again (${what})`);
   }
+}
+
+/** Clicks Save and returns the model file's `{ name, text }` (see `downloaded`). */
+export async function saveModel(page) {
+  const { name, bytes } = await downloaded(page, '#save');
+  return { name, text: bytes.toString('utf8') };
 }
 
 /** Types a value and leaves the field, as a person does: one native change event. */

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inflateSync } from 'node:zlib';
-import { openLab, waitForStatus, withLab, statusNumber, canvasSignature, setValue } from './helpers.mjs';
+import { openLab, waitForStatus, withLab, statusNumber, canvasSignature, setValue, downloaded } from './helpers.mjs';
 import { encodePatterns } from '../../www/settings.js';
 
 const box = (page, selector) => page.$eval(selector, (e) => {
@@ -60,13 +60,6 @@ function pngSize(bytes) {
   }
   assert.ok(inflateSync(Buffer.concat(chunks)).length > 0);
   return [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
-}
-
-async function downloaded(page, click) {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click(click)]);
-  const chunks = [];
-  for await (const chunk of await download.createReadStream()) chunks.push(chunk);
-  return { name: download.suggestedFilename(), bytes: Buffer.concat(chunks) };
 }
 
 test('first visit at 1280 x 800: Train, the samples and a learning curve on the first screen; the default run draws digits and warns of nothing', { timeout: 300000 }, async () => {
