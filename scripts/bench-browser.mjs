@@ -166,7 +166,50 @@ try {
       const two = await rate(config, 2, updates);
       out.push({ name, one: one.rate, two: two.rate, used: two.used, phases: two.phases });
     }
-    return out;
+    // Exact log Z at 784 x 20 in one worker (one call) and shared with a helper as the
+    // lab's worker shares it (helpers.js' SharedLogPartition: a piece here between
+    // reading the helper's answers), in turns, 5 rounds after 2 to warm the helper up.
+    const { SharedLogPartition } = await import('/www/helpers.js');
+    const small = new engine.Trainer({ n_hidden: 20, batch_size: 100, seed: 1 }, train).model();
+    const pool = new HelperPool(() => {}, () => {});
+    pool.resize(1);
+    const soon = new MessageChannel();
+    const answersRead = () => new Promise((resolve) => {
+      soon.port1.onmessage = resolve;
+      soon.port2.postMessage(null);
+    });
+    const shared = async () => {
+      const job = small.logPartitionJob(1);
+      let wake = () => {};
+      const sharing = new SharedLogPartition(job, pool, { pieceMs: job.pieceFlops / 1e7, onChange: () => wake() });
+      while (!sharing.done) {
+        if (sharing.canStep) {
+          sharing.step();
+          await answersRead();
+        } else {
+          await new Promise((resolve) => { wake = resolve; });
+        }
+      }
+      const value = sharing.value;
+      job.free();
+      return value;
+    };
+    const logZ = { one: [], two: [] };
+    for (let r = 0; r < 7; r++) {
+      let t = performance.now();
+      const alone = small.logPartition(1);
+      const one = performance.now() - t;
+      t = performance.now();
+      const together = await shared();
+      const two = performance.now() - t;
+      if (alone !== together) throw new Error(`log Z shared with a helper: ${together}, alone: ${alone}`);
+      if (r >= 2) {
+        logZ.one.push(one / 1000);
+        logZ.two.push(two / 1000);
+      }
+    }
+    pool.resize(0);
+    return { cases: out, logZ: { one: median(logZ.one), two: median(logZ.two), spread: [Math.min(...logZ.two), Math.max(...logZ.two)] } };
   });
   // TensorFlow.js doing the same CD-1 in the same browser (see bench-tfjs.mjs).
   const root = new URL('..', import.meta.url).pathname;
@@ -234,7 +277,9 @@ try {
   row('fast maths: dense product: GFLOP/s', `${fast.dense.toFixed(1)} (${Math.round((100 * fast.dense) / fast.relaxedPeak)} % of its peak; ${(fast.dense / figures.dense).toFixed(2)}x deterministic)`);
   const fastCdFlops = (fast.cd * 10 * 784 * 500 * 100) / 1e9;
   row('fast maths: CD-1 as 10 m n flops/example', `${fastCdFlops.toFixed(1)} GFLOP/s (${Math.round((100 * fastCdFlops) / fast.relaxedPeak)} % of its peak)`);
-  for (const w of workers) {
+  row('exact log Z, 784x20, 1 and 2 workers: s', `${workers.logZ.one.toFixed(2)}, ${workers.logZ.two.toFixed(2)} `
+    + `(${workers.logZ.spread[0].toFixed(2)} to ${workers.logZ.spread[1].toFixed(2)}; ${(workers.logZ.one / workers.logZ.two).toFixed(2)}x)`);
+  for (const w of workers.cases) {
     row(`${w.name}: updates/s, 1 and 2 workers`,
       `${w.one.toFixed(1)}, ${w.two.toFixed(1)} (${(w.two / w.one).toFixed(2)}x, ${w.used} used)`);
     if (w.used > 1) {

@@ -21,7 +21,6 @@ use crate::mathfn;
 use crate::model::Rbm;
 use crate::rng::{self, Rng};
 use crate::snapshot;
-use crate::train::DIVERGENCE_LIMIT;
 
 /// The base rate's pixel means are clipped away from 0 and 1 (as the paper does), so
 /// that a pixel never on in the data keeps a finite bias.
@@ -329,9 +328,7 @@ impl Ais {
         ] {
             w.u64(value);
         }
-        w.f32s(self.rbm.weights());
-        w.f32s(self.rbm.visible_bias());
-        w.f32s(self.rbm.hidden_bias());
+        w.parameters(&self.rbm);
         w.f32s(&self.base);
         Ok(w.finish())
     }
@@ -346,15 +343,9 @@ impl Ais {
         let runs = r.count("ais_runs", u32::MAX.into())?;
         let temperatures = r.count("ais_temperatures", u32::MAX.into())?;
         let seed = r.u64()?;
-        let weight_count = crate::size::product(&[m as u64, n as u64])
-            .filter(|&c| c <= crate::model::MAX_WEIGHTS)
-            .ok_or_else(|| snapshot::bad(format!("{m} x {n} weights are too many")))?;
-        let weights = r.f32s("weights", weight_count, DIVERGENCE_LIMIT)?;
-        let visible_bias = r.f32s("visible_bias", m, DIVERGENCE_LIMIT)?;
-        let hidden_bias = r.f32s("hidden_bias", n, DIVERGENCE_LIMIT)?;
+        let rbm = r.parameters(m, n)?;
         let base = r.f32s("the base rate", m, BASE_LIMIT)?;
         r.finish()?;
-        let rbm = Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)?;
         Ais::new(
             rbm,
             base,

@@ -18,7 +18,6 @@ use crate::mathfn;
 use crate::model::Rbm;
 use crate::rng::{self, Rng};
 use crate::snapshot::{self, bad};
-use crate::train::DIVERGENCE_LIMIT;
 
 /// Rows used for the pseudo-log-likelihood and hidden activity (the first ones).
 pub const EVALUATION_ROWS: usize = 1000;
@@ -575,9 +574,7 @@ impl EvaluationJob {
             w.u64(value as u64);
         }
         w.u32s(self.units.iter().map(|&u| u as u32));
-        w.f32s(self.model.weights());
-        w.f32s(self.model.visible_bias());
-        w.f32s(self.model.hidden_bias());
+        w.parameters(&self.model);
         Ok(w.finish())
     }
 
@@ -600,14 +597,8 @@ impl EvaluationJob {
         if let Some(u) = units.iter().find(|&&u| u as usize >= m) {
             return Err(bad(format!("unit {u} is past the {m} visible units")));
         }
-        let weight_count = crate::size::product(&[m as u64, n as u64])
-            .filter(|&c| c <= crate::model::MAX_WEIGHTS)
-            .ok_or_else(|| bad(format!("{m} x {n} weights are too many")))?;
-        let weights = r.f32s("weights", weight_count, DIVERGENCE_LIMIT)?;
-        let visible_bias = r.f32s("visible_bias", m, DIVERGENCE_LIMIT)?;
-        let hidden_bias = r.f32s("hidden_bias", n, DIVERGENCE_LIMIT)?;
+        let model = r.parameters(m, n)?;
         r.finish()?;
-        let model = Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)?;
         let mut job = EvaluationJob::with_units(
             model,
             &data.train,

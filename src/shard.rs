@@ -24,7 +24,7 @@ use crate::linalg::{squared_difference, transpose_product, Matrix};
 use crate::model::{GibbsChains, Rbm};
 use crate::rng::{self, Rng};
 use crate::snapshot::{self, bad};
-use crate::train::{Algorithm, DIVERGENCE_LIMIT};
+use crate::train::Algorithm;
 
 const TASK_MAGIC: &[u8; 4] = b"RBMS";
 const RESULT_MAGIC: &[u8; 4] = b"RBMR";
@@ -322,9 +322,7 @@ impl ShardTask {
         ] {
             w.u64(value);
         }
-        w.f32s(model.weights());
-        w.f32s(model.visible_bias());
-        w.f32s(model.hidden_bias());
+        w.parameters(model);
         w.f32s(self.visible.as_slice());
         if let Some(p) = &self.persistent {
             w.f32s(p.as_slice());
@@ -357,13 +355,7 @@ impl ShardTask {
         if k == 0 || rows == 0 || batch_total == 0 || chains_total == 0 {
             return Err(bad("a shard needs k, rows and chains"));
         }
-        let weight_count = crate::size::product(&[m as u64, n as u64])
-            .filter(|&c| c <= crate::model::MAX_WEIGHTS)
-            .ok_or_else(|| bad(format!("{m} x {n} weights are too many")))?;
-        let weights = r.f32s("weights", weight_count, DIVERGENCE_LIMIT)?;
-        let visible_bias = r.f32s("visible_bias", m, DIVERGENCE_LIMIT)?;
-        let hidden_bias = r.f32s("hidden_bias", n, DIVERGENCE_LIMIT)?;
-        let model = Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)?;
+        let model = r.parameters(m, n)?;
         let visible = r.probability_matrix("the shard's rows", rows, m)?;
         let persistent = match (algorithm, persistent_rows) {
             (Algorithm::Pcd, 0) => return Err(bad("a pcd shard without its chains")),

@@ -15,9 +15,10 @@
 
 use crate::error::{RbmError, Result};
 use crate::linalg::Matrix;
-use crate::model::GibbsChains;
+use crate::model::{GibbsChains, Rbm};
 use crate::rng::Rng;
 use crate::size;
+use crate::train::DIVERGENCE_LIMIT;
 
 pub(crate) const TRAINER_MAGIC: &[u8; 4] = b"RBMT";
 pub(crate) const CHAINS_MAGIC: &[u8; 4] = b"RBMC";
@@ -73,6 +74,14 @@ impl Writer {
 
     pub fn rng(&mut self, rng: &Rng) {
         self.bytes(rng.state_text().as_bytes());
+    }
+
+    /// A model's weights, visible bias and hidden bias (its sizes are written apart,
+    /// before them: see [`Reader::parameters`]).
+    pub fn parameters(&mut self, model: &Rbm) {
+        self.f32s(model.weights());
+        self.f32s(model.visible_bias());
+        self.f32s(model.hidden_bias());
     }
 
     pub fn finish(self) -> Vec<u8> {
@@ -213,6 +222,18 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| bad("the generator state is not four words, not all zero"))
     }
 
+    /// An `m x n` model's parameters as [`Writer::parameters`] wrote them, each value
+    /// finite and within training's [`DIVERGENCE_LIMIT`], the sizes checked first.
+    pub fn parameters(&mut self, m: usize, n: usize) -> Result<Rbm> {
+        let weight_count = size::product(&[m as u64, n as u64])
+            .filter(|&c| c <= crate::model::MAX_WEIGHTS)
+            .ok_or_else(|| bad(format!("{m} x {n} weights are too many")))?;
+        let weights = self.f32s("weights", weight_count, DIVERGENCE_LIMIT)?;
+        let visible_bias = self.f32s("visible_bias", m, DIVERGENCE_LIMIT)?;
+        let hidden_bias = self.f32s("hidden_bias", n, DIVERGENCE_LIMIT)?;
+        Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)
+    }
+
     /// Whether every byte has been read (an optional trailing block is absent).
     pub fn at_end(&self) -> bool {
         self.at == self.bytes.len()
@@ -233,17 +254,21 @@ impl<'a> Reader<'a> {
 /// A 64-bit FNV-1a hash of a matrix's shape and value bits: tells whether a snapshot
 /// belongs to this training set.
 pub fn fingerprint(matrix: &Matrix) -> u64 {
+    fingerprint_words(
+        [matrix.rows() as u32, matrix.cols() as u32]
+            .into_iter()
+            .chain(matrix.as_slice().iter().map(|v| v.to_bits())),
+    )
+}
+
+/// The 64-bit FNV-1a hash of `words`' little-endian bytes.
+pub(crate) fn fingerprint_words(words: impl IntoIterator<Item = u32>) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |word: u32| {
+    for word in words {
         for byte in word.to_le_bytes() {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
-    };
-    eat(matrix.rows() as u32);
-    eat(matrix.cols() as u32);
-    for v in matrix.as_slice() {
-        eat(v.to_bits());
     }
     hash
 }

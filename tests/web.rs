@@ -622,6 +622,58 @@ fn an_ais_estimate_computed_by_a_helper_equals_the_one_in_place() {
     assert!(rbm_lab::wasm::JsAisRun::new(&task[..task.len() - 4]).is_err());
 }
 
+/// Exact log Z in pieces through the boundary, in 32-bit wasm: a 784 x 20 model's 64
+/// pieces shared between `LogPartitionJob.compute` here and the `helper` module's
+/// `logPartitionTask` (the lab's worker and a helper) give `logPartition`'s bits; a
+/// damaged answer, a range outside the job and a β out of the engine's range are refused by name.
+#[wasm_bindgen_test]
+fn log_z_shared_with_a_helper_equals_the_one_in_place() {
+    // Weights of a trained model's size (±0.1), with a deterministic spread.
+    let values = |count: usize, scale: f32| -> Vec<f32> {
+        (0..count)
+            .map(|i| scale * (((i as f32) * 0.754_877_7).fract() - 0.5))
+            .collect()
+    };
+    let parts = js_object(r#"{"nVisible": 784, "nHidden": 20}"#);
+    for (key, array) in [
+        ("weights", values(784 * 20, 0.2)),
+        ("visibleBias", values(784, 4.0)),
+        ("hiddenBias", values(20, 1.0)),
+    ] {
+        js_sys::Reflect::set(&parts, &key.into(), &js_sys::Float32Array::from(&array[..])).unwrap();
+    }
+    let rbm = JsRbm::from_parts(parts).unwrap();
+    let whole = rbm.log_partition(1.0).unwrap();
+    let mut job = rbm.log_partition_job(1.0).unwrap();
+    assert_eq!(job.pieces(), 64);
+    assert!(
+        job.piece_flops() > 1e7 && job.piece_flops() < 1e8,
+        "{}",
+        job.piece_flops()
+    );
+    for (start, end) in [(0, 10), (10, 31), (31, 40), (40, 64)] {
+        if start % 20 == 0 {
+            job.compute(start, end).unwrap();
+        } else {
+            let answer =
+                rbm_lab::wasm::log_partition_task(&job.task_bytes(start, end).unwrap()).unwrap();
+            if start == 10 {
+                let mut damaged = answer.clone();
+                damaged[32..40].copy_from_slice(&f64::INFINITY.to_le_bytes());
+                assert!(message_of(job.accept(&damaged).unwrap_err()).contains("out of range"));
+                assert_eq!(job.next_missing(), Some(10));
+            }
+            job.accept(&answer).unwrap();
+        }
+        assert_eq!(job.value().is_some(), end == 64);
+    }
+    assert_eq!(job.value().unwrap().to_bits(), whole.to_bits());
+    assert!(
+        message_of(job.compute(60, 65).unwrap_err()).contains("not a range of the job's 64 pieces")
+    );
+    assert!(message_of(rbm.log_partition_job(11.0).err().unwrap()).contains("beta"));
+}
+
 /// A point of the learning curves computed by the background helper (`evaluationTask`
 /// and `evaluationData`, the `helper` module's `EvaluationData` and `EvaluationRun`,
 /// `acceptEvaluation`) equals the point in place, to the bit, after training moved on;

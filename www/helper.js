@@ -13,6 +13,8 @@
 //   progress} after each slice of an estimate, then {job, bytes} (the estimate, or a
 //   point's sums) or {job, error}. A point goes before an estimate, slice by slice,
 //   and a cancel or a newer task is read between two slices.
+// - pieces of an exact log Z (src/exact.rs' LogPartitionJob), from any worker that
+//   holds a HelperPool: {logPartition: job, bytes} in, {job, bytes} or {job, error} out.
 // Also {crash: true} from the page tests: fail the next job of any kind.
 import { mathsOf, modulePath } from './maths.js';
 
@@ -94,7 +96,7 @@ onmessage = async ({ data }) => {
     drop(data.cancel);
     return;
   }
-  const job = data?.ais ?? data?.evaluation ?? data?.job;
+  const job = data?.ais ?? data?.evaluation ?? data?.logPartition ?? data?.job;
   try {
     const { memory, engine } = await ready;
     if (data.evaluationData !== undefined) {
@@ -122,6 +124,11 @@ onmessage = async ({ data }) => {
       const rows = evaluationData.data;
       background.push({ job, run: new engine.EvaluationRun(data.bytes, rows), sliceFlops: data.sliceFlops, data: rows });
       queueSlice();
+      return;
+    }
+    if (data.logPartition !== undefined) {
+      const bytes = engine.logPartitionTask(data.bytes);
+      postMessage({ job, bytes }, [bytes.buffer]);
       return;
     }
     const len = engine.runShard(data.bytes);

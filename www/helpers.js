@@ -83,7 +83,8 @@ export class HelperPool {
       if (entry.helper === helper) {
         clearTimeout(entry.timer);
         this.jobs.delete(job);
-        this.onLost(entry.shard, why);
+        if (entry.handlers) entry.handlers.onLost(why);
+        else this.onLost(entry.shard, why);
       }
     }
   }
@@ -111,10 +112,29 @@ export class HelperPool {
     }
   }
 
-  /** Drops every job under way: their answers will be ignored. */
+  /**
+   * Sends helper `index` a task of another kind (`{[kind]: job, bytes}`, transferred),
+   * answered by `handlers.onDone(bytes)` or, if it fails, is cancelled or its helper
+   * stops, `handlers.onLost(why)`. False, calling nothing, when there is no such helper.
+   */
+  send(index, kind, bytes, expectedMs, handlers) {
+    const helper = this.helpers[index];
+    if (!helper) return false;
+    const job = this.nextJob++;
+    const timer = setTimeout(() => this.failed(helper, 'it did not answer in time'), GRACE_MS + 20 * expectedMs);
+    this.jobs.set(job, { helper, timer, handlers });
+    helper.worker.postMessage({ [kind]: job, bytes }, [bytes.buffer]);
+    return true;
+  }
+
+  /** Drops every job under way: shards' answers will be ignored, other tasks are lost. */
   cancel() {
-    for (const entry of this.jobs.values()) clearTimeout(entry.timer);
+    const entries = [...this.jobs.values()];
     this.jobs.clear();
+    for (const entry of entries) {
+      clearTimeout(entry.timer);
+      entry.handlers?.onLost('it was cancelled');
+    }
   }
 
   answered(helper, { job, bytes, error }) {
@@ -122,6 +142,16 @@ export class HelperPool {
     if (!entry) return; // cancelled, or already given up on
     clearTimeout(entry.timer);
     this.jobs.delete(job);
+    if (entry.handlers) {
+      if (error) {
+        entry.handlers.onLost(error);
+        this.failed(helper, error);
+      } else {
+        this.failures = 0;
+        entry.handlers.onDone(bytes);
+      }
+      return;
+    }
     if (error) {
       this.onLost(entry.shard, error);
       this.failed(helper, error);
@@ -158,6 +188,99 @@ export class HelperPool {
   /** Asks every helper to crash on its next job (page tests of the recovery). */
   crashNext() {
     for (const helper of this.helpers) helper.worker.postMessage({ crash: true });
+  }
+}
+
+/**
+ * An exact log Z (the engine's LogPartitionJob) shared between the thread that holds
+ * it and a pool's helpers. Each helper takes CHUNK pieces at a time from the front,
+ * two tasks in flight so that it never waits for the next; the holder computes one
+ * piece from the back at each `step()` and reads the helpers' answers between steps.
+ * A helper's lost task (an error, a stopped helper, a cancel) goes back to the holder.
+ * However the pieces were shared out, the value has the same bits (src/exact.rs).
+ * `pieceMs` is a piece's expected time (for the helpers' timeouts); `onChange()` is
+ * called when an answer or a loss may let `step()` do more.
+ */
+export class SharedLogPartition {
+  static CHUNK = 4;
+
+  constructor(job, pool, { pieceMs, onChange = () => {} }) {
+    this.job = job;
+    this.pool = pool;
+    this.onChange = onChange;
+    this.front = 0;
+    this.back = job.pieces;
+    /** Piece ranges [start, end) whose task was lost, to compute here. */
+    this.lost = [];
+    this.pending = 0;
+    const expectedMs = SharedLogPartition.CHUNK * pieceMs;
+    for (let i = 0; i < pool.size; i++) {
+      for (let t = 0; t < 2; t++) this.hand(i, expectedMs);
+    }
+  }
+
+  /** Sends helper `index` the next pieces from the front, if any are left. */
+  hand(index, expectedMs) {
+    if (this.front >= this.back) return;
+    const start = this.front;
+    // Smaller near the end, so that no helper is left with a long task when the rest
+    // is done: at most an eighth of what is left per helper.
+    const left = this.back - this.front;
+    const size = Math.max(1, Math.min(SharedLogPartition.CHUNK, Math.floor(left / (8 * this.pool.size))));
+    const end = start + size;
+    const sent = this.pool.send(index, 'logPartition', this.job.taskBytes(start, end), expectedMs, {
+      onDone: (bytes) => {
+        this.pending -= 1;
+        try {
+          this.job.accept(bytes);
+        } catch {
+          // A damaged answer: its pieces are computed here.
+          this.lost.push([start, end]);
+        }
+        this.hand(index, expectedMs);
+        this.onChange();
+      },
+      onLost: () => {
+        this.pending -= 1;
+        this.lost.push([start, end]);
+        this.onChange();
+      },
+    });
+    if (!sent) return;
+    this.front = end;
+    this.pending += 1;
+  }
+
+  /** Whether every piece is in. */
+  get done() {
+    return this.job.nextMissing === undefined;
+  }
+
+  /** Whether `step()` has a piece to compute here now (else wait for `onChange`). */
+  get canStep() {
+    return this.lost.length > 0 || this.back > this.front || (this.pending === 0 && !this.done);
+  }
+
+  /** Computes one piece here: a lost one first, else the last not handed out. */
+  step() {
+    const range = this.lost[0];
+    if (range) {
+      this.job.compute(range[0], range[0] + 1);
+      range[0] += 1;
+      if (range[0] === range[1]) this.lost.shift();
+    } else if (this.back > this.front) {
+      this.back -= 1;
+      this.job.compute(this.back, this.back + 1);
+    } else if (this.pending === 0 && !this.done) {
+      // (Nothing handed out is missing, so this cannot happen; it ends the job safely.)
+      const piece = this.job.nextMissing;
+      this.job.compute(piece, piece + 1);
+    }
+  }
+
+  /** log Z, once done. */
+  get value() {
+    return this.job.value;
   }
 }
 

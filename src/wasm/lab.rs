@@ -341,6 +341,14 @@ impl JsRbm {
         exact::log_partition(&self.file.model, beta).map_err(js_error)
     }
 
+    /// Exact `log Z(β)` as a job of pieces, some of which may be computed by helpers
+    /// (`LogPartitionJob`); throws as `logPartition` does.
+    #[wasm_bindgen(js_name = logPartitionJob)]
+    pub fn log_partition_job(&self, beta: f32) -> Result<JsLogPartitionJob, JsError> {
+        check_beta(beta)?;
+        JsLogPartitionJob::new(self.file.model.clone(), beta)
+    }
+
     /// Exact mean `log p(v)` over a data set.
     #[wasm_bindgen(js_name = meanLogLikelihood)]
     pub fn mean_log_likelihood(&self, dataset: &JsDataset) -> Result<f64, JsError> {
@@ -430,6 +438,64 @@ fn train_slice(
 
 /// Training: a model, its optimiser and its sampler, on one data set, with the
 /// learning-curve evaluation and the exact p(v) computed in slices beside it.
+/// Exact `log Z(β)` summed in pieces (2^14 states each, 64 at 784 x 20), each computed
+/// here (`compute`) or by a helper (`taskBytes`, the helper module's
+/// `logPartitionTask`, `accept`): the same bits however they are shared out.
+#[wasm_bindgen(js_name = LogPartitionJob)]
+pub struct JsLogPartitionJob {
+    job: exact::LogPartitionJob,
+}
+
+impl JsLogPartitionJob {
+    fn new(model: Rbm, beta: f32) -> Result<Self, JsError> {
+        Ok(JsLogPartitionJob {
+            job: exact::LogPartitionJob::new(model, beta).map_err(js_error)?,
+        })
+    }
+}
+
+#[wasm_bindgen(js_class = LogPartitionJob)]
+impl JsLogPartitionJob {
+    #[wasm_bindgen(getter)]
+    pub fn pieces(&self) -> u32 {
+        self.job.pieces()
+    }
+
+    /// Floating-point work of one piece (for slicing and timeouts).
+    #[wasm_bindgen(getter, js_name = pieceFlops)]
+    pub fn piece_flops(&self) -> f64 {
+        self.job.piece_flops()
+    }
+
+    /// Computes pieces `start` to `end` (excluded) here.
+    pub fn compute(&mut self, start: u32, end: u32) -> Result<(), JsError> {
+        self.job.compute(start..end).map_err(js_error)
+    }
+
+    /// Pieces `start` to `end` as a task for a helper.
+    #[wasm_bindgen(js_name = taskBytes)]
+    pub fn task_bytes(&self, start: u32, end: u32) -> Result<Vec<u8>, JsError> {
+        self.job.task_bytes(start..end).map_err(js_error)
+    }
+
+    /// A helper's answer, checked.
+    pub fn accept(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        self.job.accept(bytes).map_err(js_error)
+    }
+
+    /// The first piece not yet in, or undefined.
+    #[wasm_bindgen(getter, js_name = nextMissing)]
+    pub fn next_missing(&self) -> Option<u32> {
+        self.job.next_missing()
+    }
+
+    /// `log Z(β)` once every piece is in, else undefined.
+    #[wasm_bindgen(getter)]
+    pub fn value(&self) -> Option<f64> {
+        self.job.value()
+    }
+}
+
 #[wasm_bindgen(js_name = Trainer)]
 pub struct JsTrainer {
     inner: Trainer,

@@ -126,6 +126,15 @@ pub fn run_shard(task: &[u8]) -> Result<usize, JsError> {
     Ok(len)
 }
 
+/// Pieces of an exact `log Z` for the lab's worker: the bytes of a task
+/// (`LogPartitionJob.taskBytes`) in, the bytes of its answer (`LogPartitionJob.accept`)
+/// out (see `exact::LogPartitionJob`).
+#[cfg(feature = "helper")]
+#[wasm_bindgen(js_name = logPartitionTask)]
+pub fn log_partition_task(task: &[u8]) -> Result<Vec<u8>, JsError> {
+    crate::exact::log_partition_task(task).map_err(js_error)
+}
+
 /// Where the last `runShard` result's bytes lie in wasm memory.
 #[cfg(feature = "helper")]
 #[wasm_bindgen(js_name = shardResultPtr)]
