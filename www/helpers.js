@@ -67,6 +67,8 @@ export class HelperPool {
       return null;
     }
     const helper = { worker };
+    if (this.crashPending) worker.postMessage({ crash: true });
+    this.crashPending = false;
     worker.onmessage = ({ data }) => this.answered(helper, data);
     worker.onerror = (event) => {
       event.preventDefault?.();
@@ -185,9 +187,13 @@ export class HelperPool {
     this.onGiveUp?.(why);
   }
 
-  /** Asks every helper to crash on its next job (page tests of the recovery). */
+  /**
+   * Asks every helper to crash on its next job, or with none running, the next one
+   * started (page tests of the recovery).
+   */
   crashNext() {
     for (const helper of this.helpers) helper.worker.postMessage({ crash: true });
+    this.crashPending = this.helpers.length === 0;
   }
 }
 
@@ -213,6 +219,9 @@ export class SharedLogPartition {
     /** Piece ranges [start, end) whose task was lost, to compute here. */
     this.lost = [];
     this.pending = 0;
+    /** Pieces computed here (the rest by helpers). */
+    this.here = 0;
+    this.stopped = false;
     const expectedMs = SharedLogPartition.CHUNK * pieceMs;
     for (let i = 0; i < pool.size; i++) {
       for (let t = 0; t < 2; t++) this.hand(i, expectedMs);
@@ -230,6 +239,7 @@ export class SharedLogPartition {
     const end = start + size;
     const sent = this.pool.send(index, 'logPartition', this.job.taskBytes(start, end), expectedMs, {
       onDone: (bytes) => {
+        if (this.stopped) return;
         this.pending -= 1;
         try {
           this.job.accept(bytes);
@@ -241,6 +251,7 @@ export class SharedLogPartition {
         this.onChange();
       },
       onLost: () => {
+        if (this.stopped) return;
         this.pending -= 1;
         this.lost.push([start, end]);
         this.onChange();
@@ -261,8 +272,14 @@ export class SharedLogPartition {
     return this.lost.length > 0 || this.back > this.front || (this.pending === 0 && !this.done);
   }
 
+  /** Ends the sharing: helpers' answers are dropped from now on (the job may be freed). */
+  stop() {
+    this.stopped = true;
+  }
+
   /** Computes one piece here: a lost one first, else the last not handed out. */
   step() {
+    this.here += 1;
     const range = this.lost[0];
     if (range) {
       this.job.compute(range[0], range[0] + 1);

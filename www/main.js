@@ -352,6 +352,7 @@ function replaceEngine() {
   else workerUrl.searchParams.delete('maths');
   inFlight.clear();
   rejectPanelRequests('the engine was switched to other maths; try again');
+  usePanel.engineRestarted();
   // No model runs until the new engine builds one; a data choice still waiting for its
   // images gets MNIST meanwhile, as on a first visit.
   running = null;
@@ -532,6 +533,9 @@ function onMessage(data) {
     case 'use-frame':
       usePanel.frame(data);
       return;
+    case 'use-logz':
+      usePanel.logPartition(data);
+      return;
     default:
       receiveFrame(data);
   }
@@ -587,6 +591,7 @@ function onRestart(reason) {
   }
   inFlight.clear();
   rejectPanelRequests('the engine was restarted; try again');
+  usePanel.engineRestarted();
   setTraining(false);
   setChainsPlaying(false);
   showNotice(`The engine stopped while ${recovering.action}: ${reason}. Starting a fresh one…`);

@@ -31,6 +31,7 @@ export class UsePanel {
     this.pictureIndex = 0;
     this.seed = 1;
     this.completing = null; // {known} of the completion under way
+    this.placement = null; // the last placement shown (its log Z may be under way)
     this.halfKnown = null; // the engine's mask for the chosen half (1 known), for showing it
   }
 
@@ -125,6 +126,7 @@ export class UsePanel {
   /** The lab's model is (re)built: a completion under way ends; a new size clears the pad. */
   modelChanged(shape) {
     if (this.completing) $('use-complete-result').textContent = 'Stopped: the lab has a new model (complete again to use it).';
+    this.stopPlacement('the lab has a new model: score again');
     this.setCompleting(null);
     if (this.shape && shape[0] === this.shape[0] && shape[1] === this.shape[1]) return;
     this.shape = shape;
@@ -343,23 +345,62 @@ export class UsePanel {
   async score() {
     if (!this.ready()) return;
     try {
-      const placement = await this.request('place', { image: Float32Array.from(this.drawing) });
-      const logZ = placement.log_partition;
-      // With log Z the axis is log p(v) (higher is likelier); without it, -F(v), which ranks the same.
-      const value = (f) => (logZ === null ? -f : -f - logZ);
-      drawHistogram($('use-histogram'), placement.train_free_energies.map(value), placement.held_out_free_energies.map(value), value(placement.free_energy));
-      $('use-histogram').hidden = false;
-      $('use-histogram-legend').hidden = false;
-      const percentile = placement.percentile_train;
-      const rank = `more likely than ${percentile.toFixed(0)} % of the first ${placement.train_free_energies.length} training pictures`;
-      $('use-score-result').textContent = logZ === null
-        ? `Free energy F = ${placement.free_energy.toFixed(1)}: ${rank}. log Z is unknown here (${placement.log_partition_unknown}), `
-          + 'so only the free energy ranks pictures: the histogram shows −F, since p(v) = exp(−F) / Z with one Z for every picture.'
-        : `log p(v) = ${placement.log_probability.toFixed(1)} nats (F = ${placement.free_energy.toFixed(1)}, log Z = ${logZ.toFixed(1)}): ${rank}.`;
+      this.showPlacement(await this.request('place', { image: Float32Array.from(this.drawing) }));
       this.message('');
     } catch (error) {
       this.message(`Error: ${error.message}`, 'error');
     }
+  }
+
+  /**
+   * A placement: the histogram and the sentence. Its log Z may still be under way in
+   * the worker (`log_partition_pending: {id, pieces, helpers}`), and come with
+   * `logPartition()`.
+   */
+  showPlacement(placement, note = '') {
+    this.placement = placement;
+    const logZ = placement.log_partition;
+    // With log Z the axis is log p(v) (higher is likelier); without it, -F(v), which ranks the same.
+    const value = (f) => (logZ === null ? -f : -f - logZ);
+    drawHistogram($('use-histogram'), placement.train_free_energies.map(value), placement.held_out_free_energies.map(value), value(placement.free_energy));
+    $('use-histogram').hidden = false;
+    $('use-histogram-legend').hidden = false;
+    const percentile = placement.percentile_train;
+    const rank = `more likely than ${percentile.toFixed(0)} % of the first ${placement.train_free_energies.length} training pictures`;
+    const pending = placement.log_partition_pending;
+    const cores = pending && pending.helpers > 0 ? `, this worker and ${pending.helpers} helper${pending.helpers > 1 ? 's' : ''} sharing its ${pending.pieces} pieces` : '';
+    const unknown = pending ? `Working out log Z exactly${cores}…` : `log Z is unknown here (${placement.log_partition_unknown}), `
+      + 'so only the free energy ranks pictures: the histogram shows −F, since p(v) = exp(−F) / Z with one Z for every picture.';
+    // (Its full value for the page tests, which compare runs to the bit.)
+    $('use-score-result').dataset.logPartition = logZ === null ? '' : String(logZ);
+    $('use-score-result').textContent = logZ === null
+      ? `Free energy F = ${placement.free_energy.toFixed(1)}: ${rank}. ${unknown}`
+      : `log p(v) = ${placement.log_probability.toFixed(1)} nats (F = ${placement.free_energy.toFixed(1)}, log Z = ${logZ.toFixed(1)}${note}): ${rank}.`;
+  }
+
+  /** The engine's worker was replaced: work it had under way for this panel is gone. */
+  engineRestarted() {
+    this.stopPlacement('the engine was restarted: score again');
+  }
+
+  /** A placement whose log Z is under way says it stopped, and why. */
+  stopPlacement(why) {
+    const pending = this.placement?.log_partition_pending;
+    if (pending) this.logPartition({ id: pending.id, stopped: why });
+  }
+
+  /** The exact log Z of the last placement, from the worker (or why it stopped). */
+  logPartition(data) {
+    const placement = this.placement;
+    if (placement?.log_partition_pending?.id !== data.id) return;
+    if (data.stopped) {
+      this.showPlacement({ ...placement, log_partition_pending: null, log_partition_unknown: data.stopped });
+      return;
+    }
+    const helped = data.pieces - data.here;
+    const note = `; exact, ${(data.ms / 1000).toFixed(2)} s${helped > 0 ? `, ${helped} of its ${data.pieces} pieces on helpers` : ''}`;
+    this.showPlacement({ ...placement, log_partition_pending: null, log_partition: data.logPartition,
+      log_probability: -placement.free_energy - data.logPartition }, note);
   }
 
   /** The pad: pixels, hidden ones hatched, the keyboard cursor outlined. */

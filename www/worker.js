@@ -14,7 +14,7 @@ import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
 import { GUIDE_ACTIONS, useGuideModule, useLabModule } from './guidework.js';
 import { fallBackToDeterministic, mathsOf, modulePath, runningMaths } from './maths.js';
 import { trainingSettings } from './settings.js';
-import { BackgroundHelper, HelperPool } from './helpers.js';
+import { BackgroundHelper, HelperPool, SharedLogPartition } from './helpers.js';
 
 const SLICE_MS = 25;
 /** Assumed engine speed: about half of what it measured in Chromium (README, Benchmarks). */
@@ -213,6 +213,7 @@ function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
     visits: null,
     visitTotal: 0,
     exact: null, // {version, beta, p}
+    logPartition: null, // a placed picture's exact log Z under way (see startLogPartition)
     pending: { ais: null, evaluation: null }, // the background helper's answers, for the loop
     curves: { recon: [], evaluation: [], ais: [], ...run.curves },
     untouched: !run.runId, // "Ready" until the first update or chain step
@@ -221,6 +222,7 @@ function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
   resetChainStatistics();
   if (previous) {
     background.cancel();
+    stopLogPartition(previous, 'the model was rebuilt: score the picture again');
     previous.chains.free();
     previous.trainer.free();
     freeData(previous);
@@ -812,7 +814,7 @@ function busy() {
   // (Work on the background helper is not work here: its answer wakes the loop.)
   return lab && (training || finishing || chainsPlaying || frameStepsLeft > 0 || evaluationWork()
     || lab.pending.evaluation || (lab.trainer.aisRunning && !lab.trainer.aisAway) || lab.pending.ais || aisDue()
-    || lab.distributionJob || lab.completion);
+    || lab.distributionJob || lab.completion || logPartitionWork());
 }
 
 /** An evaluation to compute here, or one to start (not while one is on the background helper). */
@@ -825,7 +827,7 @@ function schedule() {
   // (Work on the background helper is not work here: its answer wakes the loop.)
   const aisHere = lab.trainer.aisRunning && !lab.trainer.aisAway;
   const noOtherWork = !evaluationWork() && !lab.distributionJob && !aisHere && !lab.pending.ais && !lab.pending.evaluation
-    && frameStepsLeft === 0 && !lab.completion;
+    && frameStepsLeft === 0 && !lab.completion && !logPartitionWork();
   // Training waits for the background helper's curve point when the next one is due.
   const pointDue = training && lab.trainer.evaluationAway && stepsToNextPoint() <= 0;
   // Waiting for the helpers with nothing else to do: their answer wakes the loop.
@@ -921,6 +923,7 @@ function loop() {
       frameDone = frameStepsLeft === 0;
     }
     completionSlice();
+    logPartitionSlice();
     const evaluation = evaluationSlice();
     const exactDone = distributionSlice();
     const ais = aisSlice();
@@ -1348,9 +1351,76 @@ const USE_ACTIONS = {
     const rows = Math.min(PLACEMENT_ROWS, lab.train.len()) + (lab.heldOut?.len() ?? 0);
     const ms = freeEnergyCost(rows, lab.m, lab.trainer.nHidden) / FLOPS_PER_MS;
     if (ms > 500) announceBusy('placing the picture among the data', ms);
-    return lab.trainer.place(image);
+    const placement = lab.trainer.place(image);
+    if (placement.log_partition !== null) return placement;
+    const pending = startLogPartition();
+    return pending ? { ...placement, log_partition_pending: pending } : placement;
   },
 };
+
+// ---- the exact log Z of a placed picture ---------------------------------------------------
+
+// A placement leaves log Z unknown when its enumeration is too long for one slice. Up
+// to 2^30 terms (784 x 20 takes about 0.6 s in one worker) it is then computed here a
+// piece per slice, shared with the helpers (helpers.js' SharedLogPartition: the same
+// bits however the pieces are shared out), and posted as 'use-logz' with its id. The
+// job holds a copy of the model as it was placed. lab.logPartition: {id, job, sharing,
+// started} or null.
+let nextLogPartitionId = 1;
+
+/** Starts the current model's log Z; {id, pieces, helpers}, or null if it is too large. */
+function startLogPartition() {
+  stopLogPartition(lab);
+  let job;
+  try {
+    job = lab.trainer.logPartitionJob();
+  } catch (error) {
+    if (isFatal(error)) throw error;
+    return null;
+  }
+  const id = nextLogPartitionId++;
+  // Helpers for every worker the settings allow, also when training's updates are too
+  // small to split (784 x 20 is); back to training's count when the job ends.
+  if (pool.size < lab.settings.workers - 1) pool.resize(lab.settings.workers - 1);
+  const sharing = new SharedLogPartition(job, pool, { pieceMs: job.pieceFlops / FLOPS_PER_MS, onChange: schedule });
+  lab.logPartition = { id, job, sharing, started: performance.now() };
+  return { id, pieces: job.pieces, helpers: pool.size };
+}
+
+/** Drops `target`'s log Z under way, telling the panel `why` (if given). */
+function stopLogPartition(target, why = null) {
+  const work = target?.logPartition;
+  if (!work) return;
+  work.sharing.stop();
+  work.job.free();
+  target.logPartition = null;
+  if (target === lab && pool.size > lab.trainer.workersInUse - 1) pool.resize(lab.trainer.workersInUse - 1);
+  if (why) postMessage({ status: 'use-logz', id: work.id, stopped: why });
+}
+
+/** Whether the log Z under way has a piece to compute here, or is done. */
+function logPartitionWork() {
+  const sharing = lab?.logPartition?.sharing;
+  return Boolean(sharing && (sharing.canStep || sharing.done));
+}
+
+/** One piece of the log Z under way (about 8 ms at 784 x 20), and its value once done. */
+function logPartitionSlice() {
+  const work = lab.logPartition;
+  if (!work) return;
+  if (work.sharing.canStep) work.sharing.step();
+  if (!work.sharing.done) return;
+  const message = {
+    status: 'use-logz',
+    id: work.id,
+    logPartition: work.sharing.value,
+    ms: performance.now() - work.started,
+    pieces: work.job.pieces,
+    here: work.sharing.here,
+  };
+  stopLogPartition(lab);
+  postMessage(message);
+}
 
 /** A slice of the completion under way, and a frame of it for the panel. */
 function completionSlice() {

@@ -1171,8 +1171,12 @@ const MAX_DISTRIBUTION_UNITS: usize = 16;
 
 /// Pictures ranked against the data: at most this many training pictures (the first).
 const PLACEMENT_ROWS: usize = 1000;
-/// `log Z` for a placement is enumerated only up to this many softplus terms.
+/// `log Z` for a placement is enumerated in place only up to this many softplus terms;
+/// up to [`SHARED_ENUMERATION`] the lab's worker computes it in slices, shared with its
+/// helpers (`logPartitionJob`).
 const PLACEMENT_ENUMERATION: f64 = (1u64 << 24) as f64;
+/// 2^30: 784 x 20 (2^29.6) and anything smaller, about 0.6 s in one worker here.
+const SHARED_ENUMERATION: f64 = (1u64 << 30) as f64;
 
 /// Using the model on pictures (the "use the model" panel): pictures from the data,
 /// completion, denoising and placement, all with the trainer's current model.
@@ -1415,6 +1419,21 @@ impl JsTrainer {
             &mut rng::seeded(u64::from(seed)),
         )
         .map_err(js_error)
+    }
+
+    /// Exact `log Z` of the current model as a job of pieces, for the lab's worker and
+    /// its helpers to share (`LogPartitionJob`); throws for a model whose smaller layer
+    /// is too large to enumerate in about a second.
+    #[wasm_bindgen(js_name = logPartitionJob)]
+    pub fn log_partition_job(&self) -> Result<JsLogPartitionJob, JsError> {
+        let model = self.inner.model();
+        let small = model.n_visible().min(model.n_hidden());
+        if monitor::enumeration_cost(model) > SHARED_ENUMERATION {
+            return Err(JsError::new(&format!(
+                "exact log Z would need all 2^{small} states of the smaller layer"
+            )));
+        }
+        JsLogPartitionJob::new(model.clone(), 1.0)
     }
 
     /// Where `image` stands among the first training pictures and the held-out ones
