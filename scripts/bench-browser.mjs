@@ -170,7 +170,9 @@ try {
     // lab's worker shares it (helpers.js' SharedLogPartition: a piece here between
     // reading the helper's answers), in turns, 5 rounds after 2 to warm the helper up.
     const { SharedLogPartition } = await import('/www/helpers.js');
-    const small = new engine.Trainer({ n_hidden: 20, batch_size: 100, seed: 1 }, train).model();
+    const smallTrainer = new engine.Trainer({ n_hidden: 20, batch_size: 100, seed: 1 }, train);
+    const small = smallTrainer.model();
+    smallTrainer.free();
     const pool = new HelperPool(() => {}, () => {});
     pool.resize(1);
     const soon = new MessageChannel();
@@ -209,6 +211,7 @@ try {
       }
     }
     pool.resize(0);
+    small.free();
     return { cases: out, logZ: { one: median(logZ.one), two: median(logZ.two), spread: [Math.min(...logZ.two), Math.max(...logZ.two)] } };
   });
   // TensorFlow.js doing the same CD-1 in the same browser (see bench-tfjs.mjs).

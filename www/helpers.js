@@ -129,13 +129,15 @@ export class HelperPool {
     return true;
   }
 
-  /** Drops every job under way: shards' answers will be ignored, other tasks are lost. */
+  /**
+   * Drops every shard under way: their answers will be ignored. Tasks of other kinds
+   * (sent with `send`, for other work than the update) go on.
+   */
   cancel() {
-    const entries = [...this.jobs.values()];
-    this.jobs.clear();
-    for (const entry of entries) {
+    for (const [job, entry] of this.jobs) {
+      if (entry.handlers) continue;
       clearTimeout(entry.timer);
-      entry.handlers?.onLost('it was cancelled');
+      this.jobs.delete(job);
     }
   }
 
@@ -202,7 +204,10 @@ export class HelperPool {
  * it and a pool's helpers. Each helper takes CHUNK pieces at a time from the front,
  * two tasks in flight so that it never waits for the next; the holder computes one
  * piece from the back at each `step()` and reads the helpers' answers between steps.
- * A helper's lost task (an error, a stopped helper, a cancel) goes back to the holder.
+ * A helper's lost task (an error, a stopped helper) goes back to the holder, and that
+ * helper (or its replacement) gets no more of this job. An error that means the
+ * engine's instance cannot be trusted (a trap, a freed object) is thrown by the next
+ * `step()`, for the holder's loop to handle as its own.
  * However the pieces were shared out, the value has the same bits (src/exact.rs).
  * `pieceMs` is a piece's expected time (for the helpers' timeouts); `onChange()` is
  * called when an answer or a loss may let `step()` do more.
@@ -222,6 +227,7 @@ export class SharedLogPartition {
     /** Pieces computed here (the rest by helpers). */
     this.here = 0;
     this.stopped = false;
+    this.fatal = null;
     const expectedMs = SharedLogPartition.CHUNK * pieceMs;
     for (let i = 0; i < pool.size; i++) {
       for (let t = 0; t < 2; t++) this.hand(i, expectedMs);
@@ -243,7 +249,10 @@ export class SharedLogPartition {
         this.pending -= 1;
         try {
           this.job.accept(bytes);
-        } catch {
+        } catch (error) {
+          if (error instanceof WebAssembly.RuntimeError || /null pointer passed to rust|recursive use|borrowed/i.test(String(error?.message))) {
+            this.fatal = error;
+          }
           // A damaged answer: its pieces are computed here.
           this.lost.push([start, end]);
         }
@@ -269,7 +278,7 @@ export class SharedLogPartition {
 
   /** Whether `step()` has a piece to compute here now (else wait for `onChange`). */
   get canStep() {
-    return this.lost.length > 0 || this.back > this.front || (this.pending === 0 && !this.done);
+    return Boolean(this.fatal) || this.lost.length > 0 || this.back > this.front || (this.pending === 0 && !this.done);
   }
 
   /** Ends the sharing: helpers' answers are dropped from now on (the job may be freed). */
@@ -279,6 +288,7 @@ export class SharedLogPartition {
 
   /** Computes one piece here: a lost one first, else the last not handed out. */
   step() {
+    if (this.fatal) throw this.fatal;
     this.here += 1;
     const range = this.lost[0];
     if (range) {

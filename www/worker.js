@@ -1380,7 +1380,8 @@ function startLogPartition() {
   }
   const id = nextLogPartitionId++;
   // Helpers for every worker the settings allow, also when training's updates are too
-  // small to split (784 x 20 is); back to training's count when the job ends.
+  // small to split (784 x 20 is). They stay (warm for the next score; shards go to the
+  // first ones only) until the workers are set again for a new trainer or setting.
   if (pool.size < lab.settings.workers - 1) pool.resize(lab.settings.workers - 1);
   const sharing = new SharedLogPartition(job, pool, { pieceMs: job.pieceFlops / FLOPS_PER_MS, onChange: schedule });
   lab.logPartition = { id, job, sharing, started: performance.now() };
@@ -1394,7 +1395,6 @@ function stopLogPartition(target, why = null) {
   work.sharing.stop();
   work.job.free();
   target.logPartition = null;
-  if (target === lab && pool.size > lab.trainer.workersInUse - 1) pool.resize(lab.trainer.workersInUse - 1);
   if (why) postMessage({ status: 'use-logz', id: work.id, stopped: why });
 }
 
@@ -1404,11 +1404,20 @@ function logPartitionWork() {
   return Boolean(sharing && (sharing.canStep || sharing.done));
 }
 
-/** One piece of the log Z under way (about 8 ms at 784 x 20), and its value once done. */
+/** Pieces of the log Z under way (about 8 ms each at 784 x 20), and its value once done. */
 function logPartitionSlice() {
   const work = lab.logPartition;
   if (!work) return;
-  if (work.sharing.canStep) work.sharing.step();
+  try {
+    // Pieces for up to a slice's time (the helpers' answers are read between slices;
+    // each has two tasks of pieces queued, more than a slice's worth).
+    const started = performance.now();
+    while (work.sharing.canStep && !work.sharing.done && performance.now() - started < SLICE_MS) work.sharing.step();
+  } catch (error) {
+    if (isFatal(error)) throw error;
+    stopLogPartition(lab, `log Z could not be worked out: ${error?.message ?? error}`);
+    return;
+  }
   if (!work.sharing.done) return;
   const message = {
     status: 'use-logz',

@@ -436,8 +436,6 @@ fn train_slice(
     })
 }
 
-/// Training: a model, its optimiser and its sampler, on one data set, with the
-/// learning-curve evaluation and the exact p(v) computed in slices beside it.
 /// Exact `log Z(β)` summed in pieces (2^14 states each, 64 at 784 x 20), each computed
 /// here (`compute`) or by a helper (`taskBytes`, the helper module's
 /// `logPartitionTask`, `accept`): the same bits however they are shared out.
@@ -496,6 +494,8 @@ impl JsLogPartitionJob {
     }
 }
 
+/// Training: a model, its optimiser and its sampler, on one data set, with the
+/// learning-curve evaluation and the exact p(v) computed in slices beside it.
 #[wasm_bindgen(js_name = Trainer)]
 pub struct JsTrainer {
     inner: Trainer,
