@@ -357,7 +357,7 @@ export class UsePanel {
    * the worker (`log_partition_pending: {id, pieces, helpers}`), and come with
    * `logPartition()`.
    */
-  showPlacement(placement, note = '') {
+  showPlacement(placement, note = placement.log_partition_known ? '; exact, worked out for an earlier score of this model' : '') {
     this.placement = placement;
     const logZ = placement.log_partition;
     // With log Z the axis is log p(v) (higher is likelier); without it, -F(v), which ranks the same.

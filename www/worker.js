@@ -214,6 +214,7 @@ function install(settings, data, dataDescriptor, trainer, chains, run = {}) {
     visitTotal: 0,
     exact: null, // {version, beta, p}
     logPartition: null, // a placed picture's exact log Z under way (see startLogPartition)
+    logPartitionKnown: null, // {version, value}: the last one worked out, for the model at that version
     pending: { ais: null, evaluation: null }, // the background helper's answers, for the loop
     curves: { recon: [], evaluation: [], ais: [], ...run.curves },
     untouched: !run.runId, // "Ready" until the first update or chain step
@@ -1353,6 +1354,11 @@ const USE_ACTIONS = {
     if (ms > 500) announceBusy('placing the picture among the data', ms);
     const placement = lab.trainer.place(image);
     if (placement.log_partition !== null) return placement;
+    // The model has not changed since its log Z was worked out: that one.
+    const known = lab.logPartitionKnown;
+    if (known?.version === lab.modelVersion) {
+      return { ...placement, log_partition: known.value, log_probability: -placement.free_energy - known.value, log_partition_known: true };
+    }
     const pending = startLogPartition();
     return pending ? { ...placement, log_partition_pending: pending } : placement;
   },
@@ -1365,7 +1371,8 @@ const USE_ACTIONS = {
 // piece per slice, shared with the helpers (helpers.js' SharedLogPartition: the same
 // bits however the pieces are shared out), and posted as 'use-logz' with its id. The
 // job holds a copy of the model as it was placed. lab.logPartition: {id, job, sharing,
-// started} or null.
+// started, version} or null. The value is kept for later scores while the model stays
+// as it was (lab.modelVersion).
 let nextLogPartitionId = 1;
 
 /** Starts the current model's log Z; {id, pieces, helpers}, or null if it is too large. */
@@ -1384,7 +1391,7 @@ function startLogPartition() {
   // first ones only) until the workers are set again for a new trainer or setting.
   if (pool.size < lab.settings.workers - 1) pool.resize(lab.settings.workers - 1);
   const sharing = new SharedLogPartition(job, pool, { pieceMs: job.pieceFlops / FLOPS_PER_MS, onChange: schedule });
-  lab.logPartition = { id, job, sharing, started: performance.now() };
+  lab.logPartition = { id, job, sharing, started: performance.now(), version: lab.modelVersion };
   return { id, pieces: job.pieces, helpers: pool.size };
 }
 
@@ -1427,6 +1434,7 @@ function logPartitionSlice() {
     pieces: work.job.pieces,
     here: work.sharing.here,
   };
+  lab.logPartitionKnown = { version: work.version, value: message.logPartition };
   stopLogPartition(lab);
   postMessage(message);
 }
