@@ -139,6 +139,11 @@ impl<'a> Enumeration<'a> {
         1 << self.units.saturating_sub(PIECE_BITS)
     }
 
+    /// States in each piece.
+    fn piece_size(&self) -> u32 {
+        (1u32 << self.units) / self.pieces()
+    }
+
     /// The log-sum-exp of each piece in `pieces`, each summed alone, by the product walk
     /// when `walk` is given (made for this enumeration and β) and by softplus otherwise.
     /// Natively the pieces are shared out over [`crate::linalg::threads`] threads: the
@@ -160,7 +165,7 @@ impl<'a> Enumeration<'a> {
         pieces: core::ops::Range<u32>,
         threads: usize,
     ) -> Vec<LogSumExp> {
-        let size = (1u32 << self.units) / self.pieces();
+        let size = self.piece_size();
         let piece = |p: u32| {
             let positions = p * size..(p + 1) * size;
             match walk {
@@ -583,7 +588,7 @@ impl LogPartitionJob {
         }
         let (start, end) = (r.u32()?, r.u32()?);
         self.check_range(&(start..end))?;
-        let states = f64::from((1u32 << Enumeration::smaller(&self.model)?.units) / self.pieces());
+        let states = f64::from(Enumeration::smaller(&self.model)?.piece_size());
         let mut sums = Vec::with_capacity((end - start) as usize);
         for _ in start..end {
             let (max, scaled_sum) = (f64::from_bits(r.u64()?), f64::from_bits(r.u64()?));

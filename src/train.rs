@@ -1149,9 +1149,7 @@ impl Trainer {
         w.u64(self.steps_done);
         w.u64(self.cursor as u64);
         w.rng(&self.rng);
-        w.f32s(self.model.weights());
-        w.f32s(self.model.visible_bias());
-        w.f32s(self.model.hidden_bias());
+        w.parameters(&self.model);
         w.f32s(&self.velocity_w);
         w.f32s(&self.velocity_b);
         w.f32s(&self.velocity_c);
@@ -1235,14 +1233,9 @@ impl Trainer {
         }
         let cursor = r.count("the minibatch cursor", rows as u64)?;
         let rng = r.rng()?;
-        let weight_count = size::product(&[m as u64, n as u64])
-            .filter(|&c| c <= crate::model::MAX_WEIGHTS)
-            .ok_or_else(|| bad(format!("{m} x {n} weights are too many")))?;
-        let weights = r.f32s("weights", weight_count, DIVERGENCE_LIMIT)?;
-        let visible_bias = r.f32s("visible_bias", m, DIVERGENCE_LIMIT)?;
-        let hidden_bias = r.f32s("hidden_bias", n, DIVERGENCE_LIMIT)?;
+        let model = r.parameters(m, n)?;
         // A velocity is a step: it moved a parameter that stayed within the limit.
-        let velocity_w = r.f32s("velocity_w", weight_count, 2.0 * DIVERGENCE_LIMIT)?;
+        let velocity_w = r.f32s("velocity_w", model.weights().len(), 2.0 * DIVERGENCE_LIMIT)?;
         let velocity_b = r.f32s("velocity_b", m, 2.0 * DIVERGENCE_LIMIT)?;
         let velocity_c = r.f32s("velocity_c", n, 2.0 * DIVERGENCE_LIMIT)?;
         let order: Vec<usize> = r
@@ -1259,7 +1252,6 @@ impl Trainer {
             }
             seen[i] = true;
         }
-        let model = Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)?;
         let chain_count = r.count("the persistent chains", crate::limits::MAX_CHAINS as u64)?;
         let persistent = match (config.get().algorithm, chain_count) {
             (Algorithm::Pcd, count) if count == config.get().negative_chains() => {

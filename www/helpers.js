@@ -205,9 +205,9 @@ export class HelperPool {
  * two tasks in flight so that it never waits for the next; the holder computes one
  * piece from the back at each `step()` and reads the helpers' answers between steps.
  * A helper's lost task (an error, a stopped helper) goes back to the holder, and that
- * helper (or its replacement) gets no more of this job. An error that means the
- * engine's instance cannot be trusted (a trap, a freed object) is thrown by the next
- * `step()`, for the holder's loop to handle as its own.
+ * helper (or its replacement) gets no more of this job. An error in taking an answer
+ * that the holder's `isFatal` says leaves its engine untrustworthy (a trap, a freed
+ * object) is thrown by the next `step()`, for the holder's loop to handle as its own.
  * However the pieces were shared out, the value has the same bits (src/exact.rs).
  * `pieceMs` is a piece's expected time (for the helpers' timeouts); `onChange()` is
  * called when an answer or a loss may let `step()` do more.
@@ -215,8 +215,9 @@ export class HelperPool {
 export class SharedLogPartition {
   static CHUNK = 4;
 
-  constructor(job, pool, { pieceMs, onChange = () => {} }) {
+  constructor(job, pool, { pieceMs, onChange = () => {}, isFatal = () => false }) {
     this.job = job;
+    this.isFatal = isFatal;
     this.pool = pool;
     this.onChange = onChange;
     this.front = 0;
@@ -250,9 +251,7 @@ export class SharedLogPartition {
         try {
           this.job.accept(bytes);
         } catch (error) {
-          if (error instanceof WebAssembly.RuntimeError || /null pointer passed to rust|recursive use|borrowed/i.test(String(error?.message))) {
-            this.fatal = error;
-          }
+          if (this.isFatal(error)) this.fatal = error;
           // A damaged answer: its pieces are computed here.
           this.lost.push([start, end]);
         }

@@ -1367,8 +1367,8 @@ const USE_ACTIONS = {
 // ---- the exact log Z of a placed picture ---------------------------------------------------
 
 // A placement leaves log Z unknown when its enumeration is too long for one slice. Up
-// to 2^30 terms (784 x 20 takes about 0.6 s in one worker) it is then computed here a
-// piece per slice, shared with the helpers (helpers.js' SharedLogPartition: the same
+// to 2^30 terms (784 x 20 takes about 0.6 s in one worker) it is then computed here
+// in slices of pieces, shared with the helpers (helpers.js' SharedLogPartition: the same
 // bits however the pieces are shared out), and posted as 'use-logz' with its id. The
 // job holds a copy of the model as it was placed. lab.logPartition: {id, job, sharing,
 // started, version} or null. The value is kept for later scores while the model stays
@@ -1390,7 +1390,7 @@ function startLogPartition() {
   // small to split (784 x 20 is). They stay (warm for the next score; shards go to the
   // first ones only) until the workers are set again for a new trainer or setting.
   if (pool.size < lab.settings.workers - 1) pool.resize(lab.settings.workers - 1);
-  const sharing = new SharedLogPartition(job, pool, { pieceMs: job.pieceFlops / FLOPS_PER_MS, onChange: schedule });
+  const sharing = new SharedLogPartition(job, pool, { pieceMs: job.pieceFlops / FLOPS_PER_MS, onChange: schedule, isFatal });
   lab.logPartition = { id, job, sharing, started: performance.now(), version: lab.modelVersion };
   return { id, pieces: job.pieces, helpers: pool.size };
 }
