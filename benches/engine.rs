@@ -45,8 +45,13 @@ impl std::fmt::Display for Spread {
 /// CD-1 updates per second at 784 x 500 (batch 100) and Gibbs steps per second for 100
 /// chains, with the kernels and threads currently set in `linalg`.
 fn cd_and_gibbs(train: &rbm_lab::Matrix) -> (Spread, Spread) {
+    let (cd_updates, trainer) = cd_rate(train);
+    (cd_updates, gibbs_rate(trainer.model()))
+}
+
+/// CD-1 updates per second at 784 x 500, minibatch 100, and the trainer after them.
+fn cd_rate(train: &rbm_lab::Matrix) -> (Spread, Trainer) {
     let now = || 0.0;
-    // CD-1 at 784 x 500, minibatch 100.
     let config = TrainConfig {
         n_hidden: 500,
         algorithm: Algorithm::Cd,
@@ -73,24 +78,23 @@ fn cd_and_gibbs(train: &rbm_lab::Matrix) -> (Spread, Spread) {
             updates as f64 / start.elapsed().as_secs_f64()
         })
         .collect();
-    let cd_updates = median(cd_rates);
+    (median(cd_rates), trainer)
+}
 
-    // Gibbs steps, 100 chains, on the trained-for-a-moment model.
-    let model = trainer.model().clone();
+/// Gibbs steps per second, 100 chains, on a trained-for-a-moment model.
+fn gibbs_rate(model: &rbm_lab::Rbm) -> Spread {
     let mut g = rng::seeded(2);
-    let mut chains = GibbsChains::random(&model, 100, &mut g);
-    chains.run(&model, 5, 1.0, &mut g);
+    let mut chains = GibbsChains::random(model, 100, &mut g);
+    chains.run(model, 5, 1.0, &mut g);
     let steps = 20;
     let gibbs_rates: Vec<f64> = (0..5)
         .map(|_| {
             let start = Instant::now();
-            chains.run(&model, steps, 1.0, &mut g);
+            chains.run(model, steps, 1.0, &mut g);
             steps as f64 / start.elapsed().as_secs_f64()
         })
         .collect();
-    let gibbs_steps = median(gibbs_rates);
-
-    (cd_updates, gibbs_steps)
+    median(gibbs_rates)
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -104,6 +108,18 @@ fn main() {
         std::process::exit(2);
     });
     let (train, _) = data::mnist_split(&bytes).expect("valid MNIST asset");
+
+    // `--cd-only`: one round of `./lab bench`'s native-against-NumPy turns, CD-1's
+    // median updates/s on the portable kernel and on the fast one, on one line.
+    if std::env::args().any(|arg| arg == "--cd-only") {
+        linalg::set_threads(1);
+        let rates = [false, true].map(|fast| {
+            linalg::set_fast_maths(fast);
+            cd_rate(&train.images).0.median
+        });
+        println!("{:.1} {:.1}", rates[0], rates[1]);
+        return;
+    }
 
     let mut rows = Vec::new();
     for (label, fast, threads) in [

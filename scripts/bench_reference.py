@@ -1,6 +1,10 @@
 """NumPy reference for `./lab bench`: the same three figures as benches/engine.rs,
 on the same data, in float32 (CD-1 as in plain NumPy RBM code; Gibbs with 100 chains;
-exact log Z of a 784 x 20 model by enumerating the 2^20 hidden states in blocks)."""
+exact log Z of a 784 x 20 model by enumerating the 2^20 hidden states in blocks).
+
+`bench_reference.py ROOT --turns COMMAND...` instead times CD-1 in turns with the
+native engine's (COMMAND prints its updates/s) and prints the ratios of each round."""
+import subprocess
 import sys
 import time
 
@@ -44,9 +48,8 @@ def shown(rate):
     return f"{median:8.1f} ({low:.1f} to {high:.1f})"
 
 
-def main():
-    data = load_packed(f"{ROOT}/www/data/mnist.bin")[:9000]
-    rng = np.random.default_rng(1)
+def numpy_cd1(data, rng):
+    """NumPy float32 CD-1 at 784 x 500, batch 100: (median, slowest, fastest) updates/s."""
     m, n, batch = 784, 500, 100
     w = (0.01 * rng.standard_normal((m, n))).astype(np.float32)
     b = np.zeros(m, np.float32)
@@ -68,7 +71,36 @@ def main():
             c += 0.05 * (ph0 - ph1).mean(0)
 
     cd_updates(5)
-    cd = median_rate(lambda: cd_updates(20), 5, 20)
+    return median_rate(lambda: cd_updates(20), 5, 20), w, b, c
+
+
+def turns(data, native, rounds=5):
+    """Native CD-1 and NumPy's in turns: `native` (a command printing the portable and
+    the fast kernel's updates/s) then NumPy's, `rounds` times, so that both see the
+    same phases of a machine whose speed moves between runs."""
+    print("| round | native, portable kernel: updates/s | native, fast kernels | NumPy | portable against NumPy | fast against NumPy |")
+    print("|---|---:|---:|---:|---:|---:|")
+    ratios = []
+    for round_number in range(1, rounds + 1):
+        out = subprocess.run(native, check=True, capture_output=True, text=True).stdout.split()
+        portable, fast = float(out[-2]), float(out[-1])
+        numpy_rate = numpy_cd1(data, np.random.default_rng(round_number))[0][0]
+        ratios.append((portable / numpy_rate, fast / numpy_rate))
+        print(f"| {round_number} | {portable:.1f} | {fast:.1f} | {numpy_rate:.1f} "
+              f"| {ratios[-1][0]:.2f}x | {ratios[-1][1]:.2f}x |")
+    medians = np.median(np.array(ratios), axis=0)
+    print(f"median of the rounds' ratios: portable {medians[0]:.2f}x, fast {medians[1]:.2f}x NumPy "
+          f"(fast from {min(r[1] for r in ratios):.2f}x to {max(r[1] for r in ratios):.2f}x)")
+
+
+def main():
+    data = load_packed(f"{ROOT}/www/data/mnist.bin")[:9000]
+    if "--turns" in sys.argv[2:]:
+        turns(data, sys.argv[sys.argv.index("--turns") + 1:])
+        return
+    rng = np.random.default_rng(1)
+    m, n, batch = 784, 500, 100
+    cd, w, b, c = numpy_cd1(data, rng)
 
     # scikit-learn's BernoulliRBM: one partial_fit is one PCD-1 update on a minibatch
     # (its persistent chains are one per batch row), in float32 as given.
