@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-ROOT = sys.argv[1] if len(sys.argv) > 1 else "."
+ROOT = sys.argv[1] if len(sys.argv) > 1 and not sys.argv[1].startswith("--") else "."
 
 
 def load_packed(path):
@@ -82,7 +82,8 @@ def turns(data, native, rounds=5):
     print("|---|---:|---:|---:|---:|---:|")
     ratios = []
     for round_number in range(1, rounds + 1):
-        out = subprocess.run(native, check=True, capture_output=True, text=True).stdout.split()
+        # Only stdout is read: cargo's own errors, if any, reach the terminal.
+        out = subprocess.run(native, check=True, stdout=subprocess.PIPE, text=True).stdout.split()
         portable, fast = float(out[-2]), float(out[-1])
         numpy_rate = numpy_cd1(data, np.random.default_rng(round_number))[0][0]
         ratios.append((portable / numpy_rate, fast / numpy_rate))
@@ -95,7 +96,7 @@ def turns(data, native, rounds=5):
 
 def main():
     data = load_packed(f"{ROOT}/www/data/mnist.bin")[:9000]
-    if "--turns" in sys.argv[2:]:
+    if "--turns" in sys.argv[1:]:
         turns(data, sys.argv[sys.argv.index("--turns") + 1:])
         return
     rng = np.random.default_rng(1)

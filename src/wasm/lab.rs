@@ -128,7 +128,7 @@ fn side(value: f64) -> Result<u64, JsError> {
 ///
 /// The two operands are [`peak_operands`]: as constants, LLVM writes them into each
 /// multiply and add as a `v128.const`, which V8 builds again inside the loop, and the
-/// peak read 1.2 to 1.5 times too low (a hand-written loop with them in locals, timed
+/// peak read 1.25 to 1.5 times too low (a hand-written loop with them in locals, timed
 /// in turns with this one in the same page, showed it).
 #[wasm_bindgen(js_name = simdPeak)]
 pub fn simd_peak(iterations: f64) -> Result<f64, JsError> {
@@ -150,7 +150,7 @@ pub fn simd_peak(iterations: f64) -> Result<f64, JsError> {
 }
 
 /// The peaks' scale and shift, as values LLVM cannot see (`black_box`), so that they
-/// stay in two registers for the whole loop.
+/// reach the loop as two locals, which V8 keeps in registers.
 fn peak_operands() -> (core::arch::wasm32::v128, core::arch::wasm32::v128) {
     use core::arch::wasm32::f32x4_splat;
     core::hint::black_box((f32x4_splat(0.999_999), f32x4_splat(1e-6)))
