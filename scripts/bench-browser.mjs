@@ -3,17 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
-import { startServer } from './serve.mjs';
+import { benchBrowser } from './bench-chromium.mjs';
 import { tfjsCd1 } from './bench-tfjs.mjs';
 
-const server = await startServer(0);
-const origin = `http://127.0.0.1:${server.address().port}`;
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-sync'],
-});
+const { browser, origin, close } = await benchBrowser();
 try {
   const page = await browser.newPage();
   await page.goto(`${origin}/`);
@@ -302,6 +295,5 @@ try {
     row(`${name}_bg.wasm: bytes (gzipped)`, `${wasm.length.toLocaleString('en')} (${(gzipped / 1000).toFixed(1)} KB)`);
   }
 } finally {
-  await browser.close();
-  server.close();
+  await close();
 }

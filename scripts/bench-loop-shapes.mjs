@@ -17,8 +17,7 @@
 // The peak is the engine's `simdPeak` written by hand: 6 multiply and 6 add chains,
 // their operands in locals.
 import binaryen from 'binaryen';
-import { chromium } from 'playwright-core';
-import { startServer } from './serve.mjs';
+import { benchBrowser } from './bench-chromium.mjs';
 
 const ROWS = 4;
 const VECTORS = 2;
@@ -96,15 +95,10 @@ const bytes = Array.from(module.emitBinary());
 const names = Object.fromEntries(Object.entries(loops).map(([label, l]) => [label, /\$(\w+)/.exec(l.wat)[1]]));
 const flops = Object.fromEntries(Object.entries(loops).map(([label, l]) => [label, l.flops]));
 
-const server = await startServer(0);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--no-first-run', '--disable-sync'],
-});
+const { browser, origin, close } = await benchBrowser();
 try {
   const page = await browser.newPage();
-  await page.goto(`http://127.0.0.1:${server.address().port}/`);
+  await page.goto(`${origin}/`);
   const medians = await page.evaluate(async ({ bytes, names, flops }) => {
     const { instance } = await WebAssembly.instantiate(new Uint8Array(bytes));
     const data = new Float32Array(instance.exports.memory.buffer);
@@ -154,6 +148,5 @@ try {
     console.log(`| ${label} | ${median.toFixed(1)} (${low.toFixed(1)} to ${high.toFixed(1)}) | ${share} |`);
   }
 } finally {
-  await browser.close();
-  server.close();
+  await close();
 }
