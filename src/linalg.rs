@@ -200,7 +200,17 @@ impl<'a> Strided<'a> {
     }
 }
 
+/// The tiles' rows in the portable kernel, and in the fused one (relaxed SIMD). The
+/// tile's shape changes no sum: each is added from zero in p order. The fused tile
+/// keeps 12 sums in flight, as its peak needs (each fused multiply-add waits on the
+/// last one's sum); with its 2 vectors of B and one broadcast of A at a time that is
+/// 15 of x86's 16 vector registers, the portable tile's products would need a 16th.
+/// The step by hand in Chromium (`scripts/bench-loop-shapes.mjs`, AMD EPYC with
+/// AVX-512, 2026-11-29): fused, 4 x 8 at 90 % of the fused peak and 6 x 8 at 100 %;
+/// not fused, 4 x 8 at 97 % of the simd128 peak and 6 x 8 at 51 % (spilled).
 const TILE_ROWS: usize = 4;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // natively only in tests
+const FUSED_TILE_ROWS: usize = 6;
 const TILE_COLS: usize = 8;
 
 /// `C <- A B` (or `C <- C + A B` when `accumulate`), with A (m x k) strided,
@@ -208,12 +218,13 @@ const TILE_COLS: usize = 8;
 ///
 /// Every element of C is summed in the same order, `((a_0 b_0 + a_1 b_1) + ...)`,
 /// starting from zero and added to C at the end, whatever tile it falls in. No
-/// fused multiply-add is used. That is what makes the native and the wasm builds
-/// agree to the bit; the speed comes from a 4 x 8 register tile that LLVM keeps in
-/// vector registers (simd128 in the browser), fed from packed copies of A's row tiles
-/// and of each k x 8 panel of B (packing took the browser's CD-1 from 73 to 108
-/// updates/s at 784 x 500; 2 x 16, 4 x 16, 3 x 16, 2 x 24, 6 x 8 and 8 x 8 tiles
-/// measured the same or slower).
+/// fused multiply-add is used (unless [`set_fast_maths`] asks for it). That is what
+/// makes the native and the wasm builds agree to the bit; the speed comes from a 4 x 8
+/// register tile that LLVM keeps in vector registers (simd128 in the browser), fed
+/// from packed copies of A's row tiles and of each k x 8 panel of B (packing took the
+/// browser's CD-1 from 73 to 108 updates/s at 784 x 500; 2 x 16, 4 x 16, 3 x 16,
+/// 2 x 24, 6 x 8 and 8 x 8 tiles measured the same or slower; the fused kernel's tiles
+/// are 6 x 8).
 ///
 /// Natively, a large product is split by rows of C over [`threads`] threads. Each
 /// element is still summed by the same code in the same order, so the result is the
@@ -781,10 +792,10 @@ fn gemm_serial(
         return gemm_fast(m, k, n, a, b, c, accumulate);
         #[cfg(target_arch = "wasm32")]
         if RELAXED_SIMD {
-            return gemm_portable::<true>(m, k, n, a, b, panels, c, accumulate);
+            return gemm_portable::<true, FUSED_TILE_ROWS>(m, k, n, a, b, panels, c, accumulate);
         }
     }
-    gemm_portable::<false>(m, k, n, a, b, panels, c, accumulate);
+    gemm_portable::<false, TILE_ROWS>(m, k, n, a, b, panels, c, accumulate);
 }
 
 /// [`gemm_serial`] through the `matrixmultiply` crate (see [`set_fast_maths`]).
@@ -835,7 +846,7 @@ fn gemm_fast(
 
 /// The portable kernel: the same bits on every target.
 ///
-/// C is covered by 4 x 8 tiles, the last row tile and column panel padded with zeros
+/// C is covered by ROWS x 8 tiles, the last row tile and column panel padded with zeros
 /// in the packed copies of A and B, and only C's own elements stored. A padded row or
 /// column changes no element's sum: each is `Σ_p A(i, p) B(p, j)` added from zero in p
 /// order, as one scalar row at a time would add it (ragged edges took a quarter of a
@@ -844,7 +855,7 @@ fn gemm_fast(
 /// `FUSED` (the browser's relaxed-SIMD build only): each step of a sum is one fused
 /// multiply-add, in the same order.
 #[allow(clippy::too_many_arguments)]
-fn gemm_portable<const FUSED: bool>(
+fn gemm_portable<const FUSED: bool, const ROWS: usize>(
     m: usize,
     k: usize,
     n: usize,
@@ -864,10 +875,10 @@ fn gemm_portable<const FUSED: bool>(
     if m == 0 || n == 0 {
         return;
     }
-    // A's row tiles packed once, each as k groups of TILE_ROWS values (one load per
+    // A's row tiles packed once, each as k groups of ROWS values (one load per
     // step of the sum), and each k x 8 panel of B packed before the row tiles use it
     // (or all of them beforehand: `panels`): both are then read straight through.
-    let a_packed = pack_row_tiles(a, m, k);
+    let a_packed = pack_row_tiles::<ROWS>(a, m, k);
     let mut own_panel = if panels.is_some() {
         Vec::new()
     } else {
@@ -883,14 +894,14 @@ fn gemm_portable<const FUSED: bool>(
                 &own_panel
             }
         };
-        for (t, a_tile) in a_packed.chunks_exact(k * TILE_ROWS).enumerate() {
-            let i0 = t * TILE_ROWS;
+        for (t, a_tile) in a_packed.chunks_exact(k * ROWS).enumerate() {
+            let i0 = t * ROWS;
             let acc = if FUSED {
-                tile_sums_fused(a_tile, b_panel)
+                tile_sums_fused::<ROWS>(a_tile, b_panel)
             } else {
-                tile_sums(a_tile, b_panel)
+                tile_sums::<ROWS>(a_tile, b_panel)
             };
-            if width == TILE_COLS && i0 + TILE_ROWS <= m {
+            if width == TILE_COLS && i0 + ROWS <= m {
                 for (r, acc_row) in acc.iter().enumerate() {
                     let start = (i0 + r) * n + j0;
                     store(&mut c[start..start + TILE_COLS], acc_row, accumulate);
@@ -905,12 +916,12 @@ fn gemm_portable<const FUSED: bool>(
     }
 }
 
-/// One 4 x 8 tile's sums, each added from zero in p order.
+/// One ROWS x 8 tile's sums, each added from zero in p order.
 #[inline(always)]
-fn tile_sums(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_ROWS] {
-    let mut acc = [[0.0f32; TILE_COLS]; TILE_ROWS];
+fn tile_sums<const ROWS: usize>(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; ROWS] {
+    let mut acc = [[0.0f32; TILE_COLS]; ROWS];
     for (a_group, b_row) in a_tile
-        .chunks_exact(TILE_ROWS)
+        .chunks_exact(ROWS)
         .zip(b_panel.chunks_exact(TILE_COLS))
     {
         for (acc_row, &a_value) in acc.iter_mut().zip(a_group) {
@@ -924,17 +935,20 @@ fn tile_sums(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_ROWS] {
 
 /// [`tile_sums`] with `f32x4.relaxed_madd`: the browser fuses each multiply and add
 /// where the processor has fused multiply-add. Written with intrinsics because LLVM does
-/// not fuse the plain kernel's separate multiplies and adds (nor may it).
+/// not fuse the plain kernel's separate multiplies and adds (nor may it). Row by row,
+/// each broadcast of A used by its two multiply-adds before the next is loaded: the
+/// fast build keeps that order (`-pre-RA-sched=source`, see `lab`), so one broadcast is
+/// live at a time.
 #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
 const _: () = assert!(TILE_COLS == 8, "tile_sums_fused reads two f32x4 a row");
 
 #[cfg(all(target_arch = "wasm32", target_feature = "relaxed-simd"))]
 #[inline(always)]
-fn tile_sums_fused(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_ROWS] {
+fn tile_sums_fused<const ROWS: usize>(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; ROWS] {
     use core::arch::wasm32::{f32x4_relaxed_madd, f32x4_splat, v128, v128_load, v128_store};
-    let mut acc = [[f32x4_splat(0.0); 2]; TILE_ROWS];
+    let mut acc = [[f32x4_splat(0.0); 2]; ROWS];
     for (a_group, b_row) in a_tile
-        .chunks_exact(TILE_ROWS)
+        .chunks_exact(ROWS)
         .zip(b_panel.chunks_exact(TILE_COLS))
     {
         // SAFETY: `b_row` holds TILE_COLS = 8 values, the two 16-byte unaligned loads.
@@ -948,7 +962,7 @@ fn tile_sums_fused(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_R
             acc_row[1] = f32x4_relaxed_madd(a_value, b1, acc_row[1]);
         }
     }
-    let mut sums = [[0.0f32; TILE_COLS]; TILE_ROWS];
+    let mut sums = [[0.0f32; TILE_COLS]; ROWS];
     for (row, acc_row) in sums.iter_mut().zip(&acc) {
         // SAFETY: each row holds TILE_COLS = 8 values, the two 16-byte unaligned stores.
         unsafe {
@@ -963,18 +977,18 @@ fn tile_sums_fused(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_R
 /// Only the relaxed-SIMD build fuses; [`gemm_portable`] takes this branch nowhere else.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "relaxed-simd")))]
 #[inline(always)]
-fn tile_sums_fused(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; TILE_ROWS] {
-    tile_sums(a_tile, b_panel)
+fn tile_sums_fused<const ROWS: usize>(a_tile: &[f32], b_panel: &[f32]) -> [[f32; TILE_COLS]; ROWS] {
+    tile_sums::<ROWS>(a_tile, b_panel)
 }
 
 /// The part of a tile at C's ragged edge: `rows` x `width` of it from `(i0, j0)`.
 #[inline(never)]
-fn store_edge(
+fn store_edge<const ROWS: usize>(
     c: &mut [f32],
     n: usize,
     (i0, j0): (usize, usize),
     (rows, width): (usize, usize),
-    acc: &[[f32; TILE_COLS]; TILE_ROWS],
+    acc: &[[f32; TILE_COLS]; ROWS],
     accumulate: bool,
 ) {
     for (r, acc_row) in acc.iter().enumerate().take(rows) {
@@ -983,16 +997,16 @@ fn store_edge(
     }
 }
 
-/// A's rows in tiles of TILE_ROWS, each as k groups of TILE_ROWS values: group p of
-/// tile t holds A(t·TILE_ROWS + r, p) for each row r of the tile (0 past row m).
-fn pack_row_tiles(a: Strided<'_>, m: usize, k: usize) -> Vec<f32> {
-    let tiles = m.div_ceil(TILE_ROWS);
-    let mut packed = vec![0.0f32; tiles * k * TILE_ROWS];
-    for (t, tile) in packed.chunks_exact_mut(k * TILE_ROWS).enumerate() {
-        let rows = TILE_ROWS.min(m - t * TILE_ROWS);
-        for (p, group) in tile.chunks_exact_mut(TILE_ROWS).enumerate() {
+/// A's rows in tiles of ROWS, each as k groups of ROWS values: group p of tile t holds
+/// A(t·ROWS + r, p) for each row r of the tile (0 past row m).
+fn pack_row_tiles<const ROWS: usize>(a: Strided<'_>, m: usize, k: usize) -> Vec<f32> {
+    let tiles = m.div_ceil(ROWS);
+    let mut packed = vec![0.0f32; tiles * k * ROWS];
+    for (t, tile) in packed.chunks_exact_mut(k * ROWS).enumerate() {
+        let rows = ROWS.min(m - t * ROWS);
+        for (p, group) in tile.chunks_exact_mut(ROWS).enumerate() {
             for (r, value) in group.iter_mut().enumerate().take(rows) {
-                *value = a.at(t * TILE_ROWS + r, p);
+                *value = a.at(t * ROWS + r, p);
             }
         }
     }
@@ -1040,30 +1054,58 @@ mod tests {
         c
     }
 
-    /// Panels packed beforehand give the same bits as the kernel's own packing, with
-    /// random (not integer) values, so a different order of the sums would show.
+    /// Panels packed beforehand, and the fused kernel's taller tiles (here without
+    /// fusing), give the same bits as the kernel's own packing and tiles, with random
+    /// (not integer) values, so a different order of the sums would show.
     #[test]
-    fn packed_panels_give_the_same_bits() {
+    fn packed_panels_and_taller_tiles_give_the_same_bits() {
         let mut g = crate::rng::seeded(5);
         let mut random = |count: usize| -> Vec<f32> {
             (0..count)
                 .map(|_| crate::rng::uniform(&mut g) - 0.5)
                 .collect()
         };
-        for &(m, k, n) in &[(1, 1, 8), (7, 13, 17), (10, 33, 40), (5, 9, 3), (12, 4, 64)] {
+        for &(m, k, n) in &[
+            (1, 1, 8),
+            (7, 13, 17),
+            (10, 33, 40),
+            (5, 9, 3),
+            (12, 4, 64),
+            (13, 6, 9),
+        ] {
             let (a_data, b) = (random(m * k), random(k * n));
             let panels = pack_panels(k, n, &b);
             for accumulate in [false, true] {
                 let start = random(m * n);
-                let mut plain = start.clone();
-                plain.push(f32::NAN);
-                let mut packed = plain.clone();
                 let a = Strided::rows(&a_data, k);
-                gemm_portable::<false>(m, k, n, a, &b, None, &mut plain, accumulate);
-                gemm_portable::<false>(m, k, n, a, &b, Some(&panels), &mut packed, accumulate);
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&plain), bits(&packed), "{m} x {k} x {n}");
-                assert!(packed[m * n].is_nan(), "a write past the end");
+                // C from `start`, with a NaN past its end to catch writes there.
+                let product = |tall: bool, packed: Option<&[f32]>| {
+                    let mut c = start.clone();
+                    c.push(f32::NAN);
+                    if tall {
+                        gemm_portable::<false, FUSED_TILE_ROWS>(
+                            m, k, n, a, &b, packed, &mut c, accumulate,
+                        );
+                    } else {
+                        gemm_portable::<false, TILE_ROWS>(
+                            m, k, n, a, &b, packed, &mut c, accumulate,
+                        );
+                    }
+                    assert!(c[m * n].is_nan(), "a write past the end");
+                    c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                };
+                let plain = product(false, None);
+                for (tall, packed) in [
+                    (false, Some(&panels[..])),
+                    (true, None),
+                    (true, Some(&panels[..])),
+                ] {
+                    assert_eq!(
+                        plain,
+                        product(tall, packed),
+                        "{m} x {k} x {n}, tall tiles {tall}"
+                    );
+                }
             }
         }
     }
@@ -1155,7 +1197,16 @@ mod tests {
                     let mut portable = vec![0.5f32; m * n + 1];
                     portable[m * n] = f32::NAN;
                     let mut fast = portable.clone();
-                    gemm_portable::<false>(m, k, n, a, &b, None, &mut portable, accumulate);
+                    gemm_portable::<false, TILE_ROWS>(
+                        m,
+                        k,
+                        n,
+                        a,
+                        &b,
+                        None,
+                        &mut portable,
+                        accumulate,
+                    );
                     gemm_fast(m, k, n, a, &b, &mut fast, accumulate);
                     assert!(fast[m * n].is_nan(), "a write past the end");
                     for i in 0..m {
@@ -1233,7 +1284,9 @@ mod tests {
                         dense.push(f32::NAN);
                         let mut through_gemm = dense.clone();
                         let mut widths = [dense.clone(), dense.clone(), dense.clone()];
-                        gemm_portable::<false>(rows, depth, n, a, b, None, &mut dense, accumulate);
+                        gemm_portable::<false, TILE_ROWS>(
+                            rows, depth, n, a, b, None, &mut dense, accumulate,
+                        );
                         gemm(rows, depth, n, a, b, &mut through_gemm, accumulate);
                         let shape = format!("{rows} x {depth} x {n} at {share}");
                         assert_eq!(bits(&dense), bits(&through_gemm), "{shape}");
@@ -1286,7 +1339,7 @@ mod tests {
                 let a = Strided::rows(&[0.0f32, 1.0], 2);
                 let (mut c, mut dense) = ([0.0f32; 20], [0.0f32; 20]);
                 gemm(1, 2, 20, a, &b, &mut c, false);
-                gemm_portable::<false>(1, 2, 20, a, &b, None, &mut dense, false);
+                gemm_portable::<false, TILE_ROWS>(1, 2, 20, a, &b, None, &mut dense, false);
                 assert!(!c[at % 20].is_finite(), "{bad} at {at}");
                 assert_eq!(bits(&c), bits(&dense), "{bad} at {at}");
             }
@@ -1368,7 +1421,7 @@ mod tests {
             (Strided::transpose_of(&a_data, k), k, m),
         ] {
             let mut dense = vec![0.25f32; rows * n];
-            gemm_portable::<false>(rows, depth, n, a, &b, None, &mut dense, true);
+            gemm_portable::<false, TILE_ROWS>(rows, depth, n, a, &b, None, &mut dense, true);
             for count in [1, 2, 3, 8] {
                 set_threads(count);
                 let mut many = vec![0.25f32; rows * n];
