@@ -42,6 +42,11 @@ impl Matrix {
         &mut self.data
     }
 
+    /// The values, row-major, without a copy.
+    pub fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
+
     pub fn row(&self, r: usize) -> &[f32] {
         &self.data[r * self.cols..(r + 1) * self.cols]
     }

@@ -101,7 +101,9 @@ fn create_train_sample_export_import() {
     chains.step(10.0, 1.0).unwrap();
     let visible = unsafe { std::slice::from_raw_parts(chains.visible_ptr(), 32 * 9) };
     assert!(visible.iter().all(|&v| v == 0.0 || v == 1.0));
-    let probs = again.prob_hidden_given_visible(&visible[..9], 1.0).unwrap();
+    let probs = again
+        .prob_hidden_given_visible(visible[..9].to_vec(), 1.0)
+        .unwrap();
     assert_eq!(probs.len(), 8);
     assert!(probs.iter().all(|p| (0.0..=1.0).contains(p)));
 
@@ -172,7 +174,7 @@ fn bad_input_throws_with_the_core_message() {
     .unwrap()
     .model()
     .unwrap();
-    let message = message_of(rbm.free_energy(&[1.0, 0.0], 1.0).err().unwrap());
+    let message = message_of(rbm.free_energy(vec![1.0, 0.0], 1.0).err().unwrap());
     assert!(message.contains("not whole rows of 16"), "{message}");
     let mut chains = JsChains::new(&rbm, 4.0, 1).unwrap();
     assert!(message_of(chains.step(1.0, -1.0).err().unwrap()).contains("beta = -1"));
