@@ -176,6 +176,43 @@ fn bad_input_throws_with_the_core_message() {
     .unwrap();
     let message = message_of(rbm.free_energy(vec![1.0, 0.0], 1.0).err().unwrap());
     assert!(message.contains("not whole rows of 16"), "{message}");
+
+    // Rows whose hidden inputs would be too many to make at once (2^27 here, where
+    // 2^26 is allowed) are refused, by each function that makes them.
+    let zeros = |count: usize| vec!["0"; count].join(",");
+    let one_by_65536 = from_json(&format!(
+        r#"{{"format":"rbm-lab-model","version":1,"n_visible":1,"n_hidden":65536,"weights":[{w}],"visible_bias":[0],"hidden_bias":[{w}]}}"#,
+        w = zeros(65536)
+    ))
+    .unwrap();
+    assert_eq!(
+        one_by_65536
+            .prob_hidden_given_visible(vec![0.5; 4], 1.0)
+            .unwrap()
+            .len(),
+        4 * 65536
+    );
+    let too_many = || vec![0.5f32; 2048];
+    for message in [
+        message_of(
+            one_by_65536
+                .prob_hidden_given_visible(too_many(), 1.0)
+                .err()
+                .unwrap(),
+        ),
+        message_of(one_by_65536.free_energy(too_many(), 1.0).err().unwrap()),
+        message_of(
+            one_by_65536
+                .dense_product_rate(too_many(), 1.0)
+                .err()
+                .unwrap(),
+        ),
+    ] {
+        assert!(
+            message.contains("2048 rows of 65536 hidden units"),
+            "{message}"
+        );
+    }
     let mut chains = JsChains::new(&rbm, 4.0, 1).unwrap();
     assert!(message_of(chains.step(1.0, -1.0).err().unwrap()).contains("beta = -1"));
 }

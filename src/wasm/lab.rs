@@ -327,6 +327,10 @@ impl JsDataset {
 }
 
 /// An RBM model: parameters and exact quantities.
+/// The most hidden inputs (rows x hidden units) one call of [`JsRbm`]'s row functions
+/// works out at once: 256 MB of `f32`.
+const MAX_HIDDEN_INPUTS: usize = 1 << 26;
+
 #[wasm_bindgen(js_name = Rbm)]
 pub struct JsRbm {
     file: ModelFile,
@@ -459,16 +463,26 @@ impl JsRbm {
         Ok(iterations as f64 * flops / (elapsed * 1e6))
     }
 
+    /// `values` as whole rows of visible units, refused when their hidden inputs (a
+    /// rows x n_hidden matrix, which each caller makes) would hold more than
+    /// [`MAX_HIDDEN_INPUTS`] values: on wasm32 the product could wrap, or the
+    /// allocation fail, and either would trap.
     fn rows_of(&self, values: Vec<f32>) -> Result<Matrix, JsError> {
-        let m = self.file.model.n_visible();
+        let (m, n) = (self.file.model.n_visible(), self.file.model.n_hidden());
         if values.is_empty() || !values.len().is_multiple_of(m) {
             return Err(js_error(RbmError::Shape(format!(
                 "{} values are not whole rows of {m} visible units",
                 values.len()
             ))));
         }
-        Matrix::from_vec(values.len() / m, m, values)
-            .ok_or_else(|| JsError::new("row count mismatch"))
+        let rows = values.len() / m;
+        if crate::size::product(&[rows as u64, n as u64]).is_none_or(|v| v > MAX_HIDDEN_INPUTS) {
+            return Err(js_error(RbmError::Shape(format!(
+                "{rows} rows of {n} hidden units are more than {MAX_HIDDEN_INPUTS} hidden \
+                 inputs at once: pass fewer rows at a time"
+            ))));
+        }
+        Matrix::from_vec(rows, m, values).ok_or_else(|| JsError::new("row count mismatch"))
     }
 }
 

@@ -69,7 +69,8 @@ test('the fast build\'s dense products stay within rounding of the deterministic
       if (deterministic.engineMaths() !== 'deterministic' || fast.engineMaths() !== 'fast') throw new Error('wrong builds');
       const value = (i) => ((i * 0.7548777) % 1) * 2 - 1;
       // A trained 784 x 500 model at 100 rows, and a random one with ragged tiles:
-      // 29 rows (7 tiles of 4 and 1) by 37 hidden units (4 panels of 8 and 5).
+      // 29 rows (7 tiles of 4 and 1; the fused kernel's 4 tiles of 6 and 5) by 37 hidden
+      // units (4 panels of 8 and 5).
       const bytes = new Uint8Array(await (await fetch('/www/data/mnist.bin')).arrayBuffer());
       const trainer = new deterministic.Trainer({ n_hidden: 500, batch_size: 100, seed: 1 }, deterministic.Dataset.fromPacked(bytes, 'train'));
       trainer.steps(20);
