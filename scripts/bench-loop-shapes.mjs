@@ -3,8 +3,9 @@
 // (or alone: `node scripts/bench-loop-shapes.mjs`, after the wasm build).
 //
 // Each loop is the inner step of linalg's 4 x 8 tile (`tile_sums`: 8 sums, two f32x4 of
-// B and four values of A a step) with everything in the first level of cache, so only
-// the step itself is timed. The variants change how A's four values arrive:
+// B and four values of A a step; 6 x 8 where a row says so) with everything in the
+// first level of cache, so only the step itself is timed. The variants change how A's
+// values arrive:
 // - `broadcast`: four `v128.load32_splat`, as the engine's kernel does;
 // - `plain loads`: four `v128.load` (no broadcast, the same number of loads);
 // - `in registers`: loaded once before the loop (two loads a step, B's);
@@ -13,7 +14,10 @@
 // - `addresses by i32.add`: the kernel's loads, each address an `i32.add` of the step's
 //   base and a constant rather than the load's own offset. That is how LLVM writes the
 //   engine's kernel, and V8 then computes each address with an instruction of its own
-//   (`lea`, then the load; `perf record` of Chromium with `--js-flags=--perf-prof`).
+//   (`lea`, then the load; `perf record` of Chromium with `--js-flags=--perf-prof`);
+// - `row by row` (6 x 8 tiles): each row's broadcast loaded into one local just before
+//   its two multiply-adds, as the fast build's fused kernel does (`FUSED_TILE_ROWS`):
+//   12 sums, 2 vectors of B and 1 broadcast live.
 // The peak by hand is the faster of the engine's `simdPeak` loops written by hand: 6
 // multiply and 6 add chains, their operands in locals; and the tile step with A in
 // registers (its second loop, `products_rate`). On the AMD EPYC with AVX-512 of
@@ -21,10 +25,9 @@
 import binaryen from 'binaryen';
 import { benchBrowser } from './bench-chromium.mjs';
 
-const ROWS = 4;
 const VECTORS = 2;
 
-function tileLoop(name, aMode, fused) {
+function tileLoop(name, aMode, fused, ROWS = 4) {
   const lines = [`(func $${name} (export "${name}") (param $n i32) (result f32)`, '(local $i i32) (local $p i32)'];
   for (let r = 0; r < ROWS; r++) lines.push(`(local $a${r} v128)`);
   for (let v = 0; v < VECTORS; v++) lines.push(`(local $b${v} v128)`);
@@ -43,11 +46,15 @@ function tileLoop(name, aMode, fused) {
     if (aMode === 'one from memory' && r === 0) lines.push('(local.set $a0 (v128.load32_splat offset=8192 (local.get $p)))');
   }
   for (let r = 0; r < ROWS; r++) {
+    // `row by row`: each row's broadcast loaded just before its row's multiply-adds, into
+    // one local, as the fast build's 6 x 8 kernel does (one broadcast live at a time).
+    if (aMode === 'row by row') lines.push(`(local.set $a0 (v128.load32_splat offset=${8192 + 4 * r} (local.get $p)))`);
+    const a = aMode === 'row by row' ? '$a0' : `$a${r}`;
     for (let v = 0; v < VECTORS; v++) {
       const c = `$c${r * VECTORS + v}`;
       lines.push(fused
-        ? `(local.set ${c} (f32x4.relaxed_madd (local.get $a${r}) (local.get $b${v}) (local.get ${c})))`
-        : `(local.set ${c} (f32x4.add (local.get ${c}) (f32x4.mul (local.get $a${r}) (local.get $b${v}))))`);
+        ? `(local.set ${c} (f32x4.relaxed_madd (local.get ${a}) (local.get $b${v}) (local.get ${c})))`
+        : `(local.set ${c} (f32x4.add (local.get ${c}) (f32x4.mul (local.get ${a}) (local.get $b${v}))))`);
     }
   }
   lines.push('(br_if $step (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))');
@@ -86,9 +93,11 @@ const loops = {
   'tile step, A in registers': tileLoop('registers', 'registers', false),
   'tile step, row 0 broadcast from memory, rows 1 to 3 in registers': tileLoop('one', 'one from memory', false),
   'fused peak by hand: 12 chains': peakLoop('fusedPeak', true),
-  'fused tile step (the fast kernel, offsets in the loads)': tileLoop('fusedBroadcast', 'broadcast', true),
-  'fused tile step, A in registers': tileLoop('fusedRegisters', 'registers', true),
+  'fused 4 x 8 tile step (offsets in the loads)': tileLoop('fusedBroadcast', 'broadcast', true),
+  'fused 4 x 8 tile step, A in registers': tileLoop('fusedRegisters', 'registers', true),
   'the same fused, addresses by i32.add (as LLVM writes it)': tileLoop('fusedAdds', 'broadcast add', true),
+  "fused 6 x 8 tile step, row by row (the fast kernel)": tileLoop('fused68', 'row by row', true, 6),
+  'the 6 x 8 step, plain multiplies and adds (the deterministic kernel keeps 4 x 8)': tileLoop('plain68', 'row by row', false, 6),
 };
 const module = binaryen.parseText(`(module (memory (export "memory") 1)\n${Object.values(loops).map((l) => l.wat).join('\n')})`);
 module.setFeatures(binaryen.Features.MVP | binaryen.Features.SIMD128 | binaryen.Features.RelaxedSIMD);

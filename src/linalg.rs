@@ -211,8 +211,8 @@ impl<'a> Strided<'a> {
 /// last one's sum); with its 2 vectors of B and one broadcast of A at a time that is
 /// 15 of x86's 16 vector registers, the portable tile's products would need a 16th.
 /// The step by hand in Chromium (`scripts/bench-loop-shapes.mjs`, AMD EPYC with
-/// AVX-512, 2026-11-29): fused, 4 x 8 at 90 % of the fused peak and 6 x 8 at 100 %;
-/// not fused, 4 x 8 at 97 % of the simd128 peak and 6 x 8 at 51 % (spilled).
+/// AVX-512, 2026-11-29): fused, 4 x 8 at 91 % of the fused peak and 6 x 8 at 100 %;
+/// not fused, 4 x 8 at 97 % of the simd128 peak and 6 x 8 at 50 % (spilled).
 const TILE_ROWS: usize = 4;
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))] // natively only in tests
 const FUSED_TILE_ROWS: usize = 6;
