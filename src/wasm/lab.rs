@@ -326,11 +326,11 @@ impl JsDataset {
     }
 }
 
-/// An RBM model: parameters and exact quantities.
 /// The most hidden inputs (rows x hidden units) one call of [`JsRbm`]'s row functions
 /// works out at once: 256 MB of `f32`.
 const MAX_HIDDEN_INPUTS: usize = 1 << 26;
 
+/// An RBM model: parameters and exact quantities.
 #[wasm_bindgen(js_name = Rbm)]
 pub struct JsRbm {
     file: ModelFile,
