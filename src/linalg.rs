@@ -1059,6 +1059,19 @@ mod tests {
         c
     }
 
+    /// The deterministic kernel (4-row tiles, B packed by the kernel itself).
+    fn portable_product(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: Strided<'_>,
+        b: &[f32],
+        c: &mut [f32],
+        accumulate: bool,
+    ) {
+        gemm_portable::<false, TILE_ROWS>(m, k, n, a, b, None, c, accumulate);
+    }
+
     /// Panels packed beforehand, and the fused kernel's taller tiles (here without
     /// fusing), give the same bits as the kernel's own packing and tiles, with random
     /// (not integer) values, so a different order of the sums would show.
@@ -1202,16 +1215,7 @@ mod tests {
                     let mut portable = vec![0.5f32; m * n + 1];
                     portable[m * n] = f32::NAN;
                     let mut fast = portable.clone();
-                    gemm_portable::<false, TILE_ROWS>(
-                        m,
-                        k,
-                        n,
-                        a,
-                        &b,
-                        None,
-                        &mut portable,
-                        accumulate,
-                    );
+                    portable_product(m, k, n, a, &b, &mut portable, accumulate);
                     gemm_fast(m, k, n, a, &b, &mut fast, accumulate);
                     assert!(fast[m * n].is_nan(), "a write past the end");
                     for i in 0..m {
@@ -1289,9 +1293,7 @@ mod tests {
                         dense.push(f32::NAN);
                         let mut through_gemm = dense.clone();
                         let mut widths = [dense.clone(), dense.clone(), dense.clone()];
-                        gemm_portable::<false, TILE_ROWS>(
-                            rows, depth, n, a, b, None, &mut dense, accumulate,
-                        );
+                        portable_product(rows, depth, n, a, b, &mut dense, accumulate);
                         gemm(rows, depth, n, a, b, &mut through_gemm, accumulate);
                         let shape = format!("{rows} x {depth} x {n} at {share}");
                         assert_eq!(bits(&dense), bits(&through_gemm), "{shape}");
@@ -1344,7 +1346,7 @@ mod tests {
                 let a = Strided::rows(&[0.0f32, 1.0], 2);
                 let (mut c, mut dense) = ([0.0f32; 20], [0.0f32; 20]);
                 gemm(1, 2, 20, a, &b, &mut c, false);
-                gemm_portable::<false, TILE_ROWS>(1, 2, 20, a, &b, None, &mut dense, false);
+                portable_product(1, 2, 20, a, &b, &mut dense, false);
                 assert!(!c[at % 20].is_finite(), "{bad} at {at}");
                 assert_eq!(bits(&c), bits(&dense), "{bad} at {at}");
             }
@@ -1426,7 +1428,7 @@ mod tests {
             (Strided::transpose_of(&a_data, k), k, m),
         ] {
             let mut dense = vec![0.25f32; rows * n];
-            gemm_portable::<false, TILE_ROWS>(rows, depth, n, a, &b, None, &mut dense, true);
+            portable_product(rows, depth, n, a, &b, &mut dense, true);
             for count in [1, 2, 3, 8] {
                 set_threads(count);
                 let mut many = vec![0.25f32; rows * n];
