@@ -85,7 +85,7 @@ try {
   const workers = await page.evaluate(async () => {
     const engine = await import('/www/pkg/rbm_lab.js');
     const { memory } = await engine.default();
-    const { HelperPool } = await import('/www/helpers.js');
+    const { HelperPool, shardTasks } = await import('/www/helpers.js');
     const bytes = new Uint8Array(await (await fetch('/www/data/mnist.bin')).arrayBuffer());
     const train = engine.Dataset.fromPacked(bytes, 'train');
     const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -115,8 +115,7 @@ try {
       const update = async () => {
         const t0 = performance.now();
         trainer.beginUpdate();
-        const requests = trainer.shardRequests()
-          .map(({ shard, ptr, len }) => ({ shard, view: new Uint8Array(memory.buffer, ptr, len) }));
+        const requests = shardTasks(trainer, memory);
         const answers = new Promise((resolve) => {
           allIn = resolve;
         });

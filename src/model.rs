@@ -78,31 +78,64 @@ impl Rbm {
         visible_bias: Vec<f32>,
         hidden_bias: Vec<f32>,
     ) -> Result<Self> {
-        check_sizes(n_visible as u64, n_hidden as u64)?;
-        let expect = |what: &str, got: usize, want: usize| {
-            if got == want {
-                Ok(())
-            } else {
-                Err(RbmError::Shape(format!(
-                    "{what} has {got} values, expected {want}"
-                )))
-            }
-        };
-        expect("weights", weights.len(), n_visible * n_hidden)?;
-        expect("visible_bias", visible_bias.len(), n_visible)?;
-        expect("hidden_bias", hidden_bias.len(), n_hidden)?;
-        for (name, values) in [
-            ("weights", &weights),
-            ("visible_bias", &visible_bias),
-            ("hidden_bias", &hidden_bias),
-        ] {
-            // (all_finite looks at every value, sixteen at a time: a helper worker
-            // checks 392,000 weights per update. Only a failure is searched.)
+        let parts = [
+            ("weights", weights),
+            ("visible_bias", visible_bias),
+            ("hidden_bias", hidden_bias),
+        ];
+        check_part_sizes(n_visible, n_hidden, &parts)?;
+        for (name, values) in &parts {
+            // (all_finite looks at every value, sixteen at a time; only a failure is
+            // searched.)
             if !all_finite(values) {
                 let i = values.iter().position(|v| !v.is_finite()).unwrap_or(0);
                 return Err(RbmError::Shape(format!("{name}[{i}] is not finite")));
             }
         }
+        let [(_, weights), (_, visible_bias), (_, hidden_bias)] = parts;
+        Ok(Rbm::assembled(
+            n_visible,
+            n_hidden,
+            weights,
+            visible_bias,
+            hidden_bias,
+        ))
+    }
+
+    /// [`Rbm::from_parts`] for values already known to be finite (read back within a
+    /// bound, say): the sizes are checked, the values not again. A helper worker
+    /// reads 392,000 weights per update this way.
+    pub(crate) fn from_finite_parts(
+        n_visible: usize,
+        n_hidden: usize,
+        weights: Vec<f32>,
+        visible_bias: Vec<f32>,
+        hidden_bias: Vec<f32>,
+    ) -> Result<Self> {
+        let parts = [
+            ("weights", weights),
+            ("visible_bias", visible_bias),
+            ("hidden_bias", hidden_bias),
+        ];
+        check_part_sizes(n_visible, n_hidden, &parts)?;
+        let [(_, weights), (_, visible_bias), (_, hidden_bias)] = parts;
+        Ok(Rbm::assembled(
+            n_visible,
+            n_hidden,
+            weights,
+            visible_bias,
+            hidden_bias,
+        ))
+    }
+
+    /// The model of parameters whose sizes have been checked.
+    fn assembled(
+        n_visible: usize,
+        n_hidden: usize,
+        weights: Vec<f32>,
+        visible_bias: Vec<f32>,
+        hidden_bias: Vec<f32>,
+    ) -> Rbm {
         let mut rbm = Rbm {
             n_visible,
             n_hidden,
@@ -114,7 +147,7 @@ impl Rbm {
             prepared_t: Prepared::default(),
         };
         rbm.refresh_transpose();
-        Ok(rbm)
+        rbm
     }
 
     /// Initialisation from Hinton's practical guide: `W ~ N(0, 0.01²)`,
@@ -342,6 +375,25 @@ fn dot64(a: &[f32], b: &[f32]) -> f64 {
         .zip(b)
         .map(|(&x, &y)| f64::from(x) * f64::from(y))
         .sum()
+}
+
+/// A model's three parameter vectors, named, checked against its sizes.
+fn check_part_sizes(
+    n_visible: usize,
+    n_hidden: usize,
+    parts: &[(&str, Vec<f32>); 3],
+) -> Result<()> {
+    check_sizes(n_visible as u64, n_hidden as u64)?;
+    let wanted = [n_visible * n_hidden, n_visible, n_hidden];
+    for ((what, values), want) in parts.iter().zip(wanted) {
+        if values.len() != want {
+            return Err(RbmError::Shape(format!(
+                "{what} has {} values, expected {want}",
+                values.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Layer sizes from anywhere (a file, JS): each in range and their product checked

@@ -231,7 +231,8 @@ impl<'a> Reader<'a> {
         let weights = self.f32s("weights", weight_count, DIVERGENCE_LIMIT)?;
         let visible_bias = self.f32s("visible_bias", m, DIVERGENCE_LIMIT)?;
         let hidden_bias = self.f32s("hidden_bias", n, DIVERGENCE_LIMIT)?;
-        Rbm::from_parts(m, n, weights, visible_bias, hidden_bias)
+        // (Each value is within the limit, so finite.)
+        Rbm::from_finite_parts(m, n, weights, visible_bias, hidden_bias)
     }
 
     /// Whether every byte has been read (an optional trailing block is absent).

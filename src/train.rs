@@ -570,6 +570,15 @@ impl Trainer {
     /// bytes with the parameters ([`ShardTask::to_bytes`]), for shards 1 and up:
     /// `(shard, bytes)`.
     pub fn shard_requests(&self) -> Vec<(usize, Vec<u8>)> {
+        self.shard_request_pieces()
+            .into_iter()
+            .map(|pieces| (pieces.shard, pieces.joined()))
+            .collect()
+    }
+
+    /// [`Trainer::shard_requests`] in pieces ([`ShardTask::pieces`]), the blocks where
+    /// they lie in the trainer.
+    pub fn shard_request_pieces(&self) -> Vec<shard::TaskPieces<'_>> {
         let Some(sharded) = &self.sharded else {
             return Vec::new();
         };
@@ -579,7 +588,7 @@ impl Trainer {
             .zip(&sharded.results)
             .skip(1)
             .filter(|(_, result)| result.is_none())
-            .map(|(task, _)| (task.index, task.to_bytes(&self.model)))
+            .map(|(task, _)| task.pieces(&self.model))
             .collect()
     }
 
@@ -731,11 +740,12 @@ impl Trainer {
         let c = self.config.get();
         let (shards, batch, chains) = (self.shards_in_use(), c.batch_size, c.negative_chains());
         let update = self.steps_done.saturating_add(1);
+        let rows_through = shard::rows_through_weights(c.algorithm, c.k, batch, chains);
         let mut tasks = Vec::with_capacity(shards);
         for index in 0..shards {
             // Shard `index`'s part of `total` rows of `matrix`.
             let part = |matrix: &Matrix, total: usize| {
-                let (start, end) = shard::share(total, shards, index);
+                let (start, end) = shard::share(total, shards, index, rows_through);
                 matrix.rows_between(start, end)
             };
             tasks.push(ShardTask {
@@ -750,7 +760,18 @@ impl Trainer {
                 persistent: self.persistent.as_ref().map(|p| part(&p.visible, chains)),
             });
         }
-        let own = ShardJob::new(&self.model, tasks[0].clone())?;
+        // Shard 0's rows move into its job here; its task keeps only its numbers
+        // (nothing reads its rows again), which saves copying them.
+        let visible = core::mem::replace(&mut tasks[0].visible, Matrix::zeros(0, 0));
+        let persistent = tasks[0].persistent.take();
+        let own = ShardJob::new(
+            &self.model,
+            ShardTask {
+                visible,
+                persistent,
+                ..tasks[0].clone()
+            },
+        )?;
         self.sharded = Some(ShardedUpdate {
             started,
             tasks,

@@ -19,6 +19,19 @@ function helperUrl() {
   return url;
 }
 
+/**
+ * The split update's tasks that `trainer` (the engine's Trainer, in the module whose
+ * memory is `memory`) has to hand out, for `HelperPool.dispatch`: [{shard, len,
+ * views}], the views into wasm memory valid until the next call into the module.
+ */
+export function shardTasks(trainer, memory) {
+  return trainer.shardRequests().map(({ shard, len, parts }) => {
+    const views = [];
+    for (let i = 0; i < parts.length; i += 2) views.push(new Uint8Array(memory.buffer, parts[i], parts[i + 1]));
+    return { shard, len, views };
+  });
+}
+
 /** A helper that has not answered in this long (plus 20 times the expected time) is presumed dead. */
 const GRACE_MS = 5000;
 /** Failures in a row after which the helpers are given up. */
@@ -92,12 +105,13 @@ export class HelperPool {
   }
 
   /**
-   * Hands `requests` ([{shard, view}], each view a task's bytes in wasm memory) out,
-   * shard s to helper (s - 1) mod size. Each is copied into the buffer its helper's
-   * last answer came in, when it fits: a new 2 MB buffer costs twenty times the copy.
+   * Hands `requests` (`shardTasks`' [{shard, len, views}], a task's bytes being its
+   * views of wasm memory one after the other) out, shard s to helper (s - 1) mod size.
+   * Each is copied into the buffer its helper's last answer came in, when it fits: a
+   * new 2 MB buffer costs twenty times the copy.
    */
   dispatch(requests, expectedMs) {
-    for (const { shard, view } of requests) {
+    for (const { shard, len, views } of requests) {
       if (this.helpers.length === 0) {
         this.onLost(shard, this.unavailable ?? 'no helper is running');
         continue;
@@ -106,10 +120,14 @@ export class HelperPool {
       const job = this.nextJob++;
       const timer = setTimeout(() => this.failed(helper, 'it did not answer in time'), GRACE_MS + 20 * expectedMs);
       this.jobs.set(job, { helper, shard, timer });
-      const spare = helper.spare?.byteLength >= view.length ? helper.spare : new ArrayBuffer(view.length);
+      const spare = helper.spare?.byteLength >= len ? helper.spare : new ArrayBuffer(len);
       helper.spare = null;
-      const bytes = new Uint8Array(spare, 0, view.length);
-      bytes.set(view);
+      const bytes = new Uint8Array(spare, 0, len);
+      let at = 0;
+      for (const view of views) {
+        bytes.set(view, at);
+        at += view.length;
+      }
       helper.worker.postMessage({ job, bytes }, [spare]);
     }
   }

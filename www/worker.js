@@ -14,7 +14,7 @@ import { saveRun, loadRun, listRuns, forgetRun } from './storage.js';
 import { GUIDE_ACTIONS, useGuideModule, useLabModule } from './guidework.js';
 import { fallBackToDeterministic, mathsOf, modulePath, runningMaths } from './maths.js';
 import { trainingSettings } from './settings.js';
-import { BackgroundHelper, HelperPool, SharedLogPartition } from './helpers.js';
+import { BackgroundHelper, HelperPool, SharedLogPartition, shardTasks } from './helpers.js';
 
 const SLICE_MS = 25;
 /** Assumed engine speed: about half of what it measured in Chromium (README, Benchmarks). */
@@ -332,8 +332,7 @@ function trainForWithHelpers(budgetMs, allowed) {
     if (!lab.trainer.updateInProgress) {
       if (total.updates >= allowed || (total.updates > 0 && autosaveDue())) break;
       lab.trainer.beginUpdate();
-      const requests = lab.trainer.shardRequests().map(({ shard, ptr, len }) => ({ shard, view: new Uint8Array(wasm.memory.buffer, ptr, len) }));
-      pool.dispatch(requests, lab.updateMs / lab.trainer.workersInUse);
+      pool.dispatch(shardTasks(lab.trainer, wasm.memory), lab.updateMs / lab.trainer.workersInUse);
     }
     const slice = lab.trainer.trainFor(Math.max(0, budgetMs - (performance.now() - started)), 1);
     if (slice.updates > 0) {

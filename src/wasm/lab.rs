@@ -608,9 +608,9 @@ pub struct JsTrainer {
     ais: Option<(Ais, f64, bool)>,
     /// The "use the model" panel's completion under way, with its own generator.
     completion: Option<(Completion, Rng)>,
-    /// The tasks of the last `shardRequests`, kept until the next: JS copies them out
-    /// through views.
-    requests: Vec<(usize, Vec<u8>)>,
+    /// The headers of the last `shardRequests`' tasks, kept until the next: JS copies
+    /// them out through views.
+    requests: Vec<Vec<u8>>,
 }
 
 /// A new name for a trainer's evaluation rows.
@@ -825,25 +825,48 @@ impl JsTrainer {
     }
 
     /// The split update's tasks still unanswered, for helper workers (`runShard`), as
-    /// `[{shard, ptr, len}]`: each task's bytes lie in wasm memory at `ptr` until the
-    /// next call. Copy them out at once (any call may move memory) into a buffer that
-    /// is used again: a new 2 MB JS buffer costs twenty times the copy. Empty when no
-    /// split update is in progress.
+    /// `[{shard, len, parts}]`: a task's `len` bytes are the byte ranges `parts`
+    /// (`[ptr, len, ptr, len, ...]`) of wasm memory one after the other, its header
+    /// and then the parameters and rows where they lie. They stay there until the next
+    /// call: copy them out at once (any call may move memory) into a buffer that is
+    /// used again, as `HelperPool.dispatch` does (a new 2 MB JS buffer costs twenty
+    /// times the copy). Empty when no split update is in progress.
     #[wasm_bindgen(js_name = shardRequests)]
     pub fn shard_requests(&mut self) -> Result<js_sys::Array, JsError> {
-        self.requests = self.inner.shard_requests();
+        // The blocks of values go out as they lie in memory, which is the tasks' byte
+        // order only because wasm32 is little-endian.
+        const _: () = assert!(cfg!(target_endian = "little"));
+        let pieces = self.inner.shard_request_pieces();
         let list = js_sys::Array::new();
-        for (shard, bytes) in &self.requests {
+        let mut headers = Vec::with_capacity(pieces.len());
+        for crate::shard::TaskPieces {
+            shard,
+            header,
+            blocks,
+        } in pieces
+        {
+            let ranges = core::iter::once((header.as_ptr() as usize, header.len())).chain(
+                blocks
+                    .iter()
+                    .map(|b| (b.as_ptr() as usize, core::mem::size_of_val(*b))),
+            );
+            let parts = js_sys::Array::new();
+            let mut len = 0;
+            for (ptr, bytes) in ranges {
+                parts.push(&JsValue::from(ptr as f64));
+                parts.push(&JsValue::from(bytes as f64));
+                len += bytes;
+            }
             let entry = js_sys::Object::new();
-            let set = |key: &str, value: f64| {
-                js_sys::Reflect::set(&entry, &key.into(), &JsValue::from(value))
-            };
-            set("shard", *shard as f64)
-                .and_then(|_| set("ptr", bytes.as_ptr() as usize as f64))
-                .and_then(|_| set("len", bytes.len() as f64))
+            let set = |key: &str, value: &JsValue| js_sys::Reflect::set(&entry, &key.into(), value);
+            set("shard", &JsValue::from(shard as f64))
+                .and_then(|_| set("len", &JsValue::from(len as f64)))
+                .and_then(|_| set("parts", &parts))
                 .map_err(|_| JsError::new("could not build a shard request"))?;
             list.push(&entry);
+            headers.push(header);
         }
+        self.requests = headers;
         Ok(list)
     }
 
