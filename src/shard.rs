@@ -72,14 +72,17 @@ pub fn worthwhile(requested: usize, rows: usize, m: usize, n: usize) -> usize {
     requested.min(1 + extra)
 }
 
-/// How much later a helper's answer comes than the same shard computed in the
-/// trainer's own worker, in rows through the weights: the helper reads its task and
-/// prepares its model (the parameters checked and transposed), writes its result, and
-/// two messages travel. Measured in Chromium at 784 x 500 (2026-11-29, CD-1 at batch
-/// 500 on two workers): the helper's answer came about 1.3 ms after shard 0's end, the
-/// time of 180 rows through the weights there. Most of it grows with m n, as a row's
-/// products do.
-pub const HELPER_LAG_ROWS: usize = 180;
+/// How much longer a helper takes over a shard than the trainer's own worker, in rows
+/// through the weights: the helper reads its task and prepares its model (the
+/// parameters checked and transposed), writes its result, and its task and answer are
+/// copied. Measured in Chromium at 784 x 500 (2026-11-29, CD-1 at batch 500 on two
+/// workers, equal shares): the helper's answer came about 1.3 ms after shard 0's end,
+/// 0.4 ms of which the answer's message takes to reach a worker that was busy (and
+/// about as long to reach one waiting), which no lead saves; the rest, 0.9 ms, is the
+/// time of 120 rows through the weights there. Most of it grows with m n, as a row's
+/// products do. In turns in one page, 80, 120 and 180 gave the same CD-1 updates
+/// within 0.1 ms; for CD-10 at batch 100, 180 was 0.4 ms slower than the others.
+pub const HELPER_LAG_ROWS: usize = 120;
 
 /// Rows `start..end` of `total` that shard `index` of `shards` takes, for an update
 /// passing `rows_through` rows through the weights ([`rows_through_weights`]).
@@ -557,12 +560,12 @@ mod tests {
 
     #[test]
     fn shard_zero_leads_by_the_helpers_lag() {
-        // CD-1 at batch 500 (2,500 rows through the weights): a lead of 36 rows, then
-        // 232 each; shard 0 does 18 rows (90 through the weights) more than half.
-        assert_eq!(share(500, 2, 0, 2500), (0, 268));
-        assert_eq!(share(500, 2, 1, 2500), (268, 500));
-        // CD-10 at batch 100 (2,300): a lead of 7, then 47 and 46.
-        assert_eq!(share(100, 2, 0, 2300), (0, 54));
+        // CD-1 at batch 500 (2,500 rows through the weights): a lead of 24 rows, then
+        // 238 each; shard 0 does 12 rows (60 through the weights) more than half.
+        assert_eq!(share(500, 2, 0, 2500), (0, 262));
+        assert_eq!(share(500, 2, 1, 2500), (262, 500));
+        // CD-10 at batch 100 (2,300): a lead of 5, then 48 and 47.
+        assert_eq!(share(100, 2, 0, 2300), (0, 53));
         // Far more work than the lag: nearly equal parts.
         assert_eq!(share(1000, 4, 0, 1_000_000), (0, 250));
         assert_eq!(share(1000, 4, 3, 1_000_000), (750, 1000));
