@@ -81,7 +81,7 @@ try {
   });
   if (figures.maths !== 'deterministic' || fast.maths !== 'fast') throw new Error(`the builds' maths: ${figures.maths}, ${fast.maths}`);
   // Workers: the engine's worker and helpers (www/helpers.js, www/helper.js) as the page runs them;
-  // the same updates with one worker and with two, medians of 3 blocks of updates.
+  // the same updates with one worker and with two, in turns (below).
   const workers = await page.evaluate(async () => {
     const engine = await import('/www/pkg/rbm_lab.js');
     const { memory } = await engine.default();
@@ -89,7 +89,8 @@ try {
     const bytes = new Uint8Array(await (await fetch('/www/data/mnist.bin')).arrayBuffer());
     const train = engine.Dataset.fromPacked(bytes, 'train');
     const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
-    async function rate(config, count, updates) {
+    // A trainer on `count` workers: `block(updates)` times that many updates (updates/s).
+    function setup(config, count) {
       const trainer = new engine.Trainer({ n_hidden: 500, algorithm: 'cd', learning_rate: 0.05, momentum: 0.5,
         weight_decay: 1e-4, seed: 1, ...config }, train);
       trainer.setWorkers(count);
@@ -112,6 +113,7 @@ try {
       // helpers' tasks, the engine's own shard, waiting for the helpers after it (their
       // answers read as they come), and making the update.
       const phases = { tasks: 0, own: 0, wait: 0, finish: 0 };
+      let timed = 0;
       const update = async () => {
         const t0 = performance.now();
         trainer.beginUpdate();
@@ -133,34 +135,61 @@ try {
         phases.own += t2 - t1;
         phases.wait += t3 - t2;
         phases.finish += t4 - t3;
+        timed += 1;
       };
-      // Long enough for V8 to tier the helpers' wasm up: after 5 updates a helper still
-      // took twice the time of the same shard in the page (CD-1 at batch 500 measured
-      // 0.96x), after 30 the same as the page's.
-      for (let i = 0; i < Math.max(30, updates); i++) await update();
-      for (const key of Object.keys(phases)) phases[key] = 0;
-      const rates = [];
-      for (let r = 0; r < 3; r++) {
-        const t = performance.now();
-        for (let i = 0; i < updates; i++) await update();
-        rates.push((updates * 1000) / (performance.now() - t));
-      }
-      const used = trainer.workersInUse;
-      pool.resize(0);
-      trainer.free();
-      for (const key of Object.keys(phases)) phases[key] /= 3 * updates;
-      return { rate: median(rates), used, phases };
+      return {
+        used: trainer.workersInUse,
+        async block(updates) {
+          const t = performance.now();
+          for (let i = 0; i < updates; i++) await update();
+          return (updates * 1000) / (performance.now() - t);
+        },
+        phases() {
+          return Object.fromEntries(Object.entries(phases).map(([key, ms]) => [key, ms / Math.max(1, timed)]));
+        },
+        resetPhases() {
+          for (const key of Object.keys(phases)) phases[key] = 0;
+          timed = 0;
+        },
+        free() {
+          pool.resize(0);
+          trainer.free();
+        },
+      };
     }
     const cases = [
       ['CD-1, batch 100', { k: 1, batch_size: 100 }, 40],
       ['CD-1, batch 500', { k: 1, batch_size: 500 }, 10],
       ['CD-10, batch 100', { k: 10, batch_size: 100 }, 10],
     ];
+    // One worker and two in turns, 7 rounds of a block each after 30 updates each (long
+    // enough for V8 to tier the helpers' wasm up: after 5 updates a helper still took
+    // twice the time of the same shard in the page), so that a machine that slows down
+    // for a while slows both: each round's ratio, their median and range.
     const out = [];
     for (const [name, config, updates] of cases) {
-      const one = await rate(config, 1, updates);
-      const two = await rate(config, 2, updates);
-      out.push({ name, one: one.rate, two: two.rate, used: two.used, phases: two.phases });
+      const one = setup(config, 1);
+      const two = setup(config, 2);
+      await one.block(30);
+      await two.block(30);
+      two.resetPhases();
+      const rounds = [];
+      for (let r = 0; r < 7; r++) {
+        const oneRate = await one.block(updates);
+        const twoRate = await two.block(updates);
+        rounds.push({ one: oneRate, two: twoRate, ratio: twoRate / oneRate });
+      }
+      out.push({
+        name,
+        one: median(rounds.map((r) => r.one)),
+        two: median(rounds.map((r) => r.two)),
+        ratio: median(rounds.map((r) => r.ratio)),
+        ratios: rounds.map((r) => r.ratio).sort((a, b) => a - b),
+        used: two.used,
+        phases: two.phases(),
+      });
+      one.free();
+      two.free();
     }
     // Exact log Z at 784 x 20 in one worker (one call) and shared with a helper as the
     // lab's worker shares it (helpers.js' SharedLogPartition: a piece here between
@@ -281,8 +310,9 @@ try {
   row('exact log Z, 784x20, 1 and 2 workers: s', `${workers.logZ.one.toFixed(2)}, ${workers.logZ.two.toFixed(2)} `
     + `(${workers.logZ.spread[0].toFixed(2)} to ${workers.logZ.spread[1].toFixed(2)}; ${(workers.logZ.one / workers.logZ.two).toFixed(2)}x)`);
   for (const w of workers.cases) {
-    row(`${w.name}: updates/s, 1 and 2 workers`,
-      `${w.one.toFixed(1)}, ${w.two.toFixed(1)} (${(w.two / w.one).toFixed(2)}x, ${w.used} used)`);
+    row(`${w.name}: updates/s, 1 and 2 workers in turns`,
+      `${w.one.toFixed(1)}, ${w.two.toFixed(1)} (${w.ratio.toFixed(2)}x, ${w.ratios[0].toFixed(2)}x to `
+      + `${w.ratios[w.ratios.length - 1].toFixed(2)}x; ${w.used} used)`);
     if (w.used > 1) {
       const p = w.phases;
       row(`  its split update, ms: tasks, own shard, wait, finish (one worker: ${(1000 / w.one).toFixed(1)})`,
