@@ -6,6 +6,11 @@ use common::*;
 use rbm_lab::{data, exact, rng, GibbsChains, Trainer};
 
 #[test]
+fn transposes_follow_their_definition() {
+    check_transposes();
+}
+
+#[test]
 fn the_pinned_scenario_gives_the_pinned_bits() {
     let set = data::bars_and_stripes(PINNED_SIDE).unwrap();
     let mut trainer = Trainer::new(pinned_config(), &set.images).unwrap();

@@ -40,6 +40,11 @@ fn config_object(config: &rbm_lab::TrainConfig) -> JsValue {
 }
 
 #[wasm_bindgen_test]
+fn transposes_follow_their_definition() {
+    check_transposes();
+}
+
+#[wasm_bindgen_test]
 fn pinned_values_equal_the_native_ones() {
     let data = JsDataset::bars_and_stripes(PINNED_SIDE as f64).unwrap();
     let mut trainer = JsTrainer::new(config_object(&pinned_config()), &data).unwrap();

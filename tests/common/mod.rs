@@ -169,3 +169,32 @@ pub fn cd1_config(n_hidden: usize, seed: u64) -> TrainConfig {
         ..TrainConfig::default()
     }
 }
+
+/// `linalg::transpose_into` against its definition on shapes with and without ragged
+/// edges, every value compared to the bit (the wasm32 build has a tile kernel of its
+/// own). The output starts as NaN, so a value left unwritten fails too.
+pub fn check_transposes() {
+    for (rows, cols) in [
+        (1, 1),
+        (3, 5),
+        (4, 4),
+        (4, 9),
+        (7, 8),
+        (13, 6),
+        (37, 45),
+        (784, 500),
+    ] {
+        let src: Vec<f32> = (0..rows * cols).map(|i| i as f32 + 0.25).collect();
+        let mut dst = vec![f32::NAN; rows * cols];
+        rbm_lab::linalg::transpose_into(rows, cols, &src, &mut dst);
+        for r in 0..rows {
+            for c in 0..cols {
+                assert_eq!(
+                    dst[c * rows + r].to_bits(),
+                    src[r * cols + c].to_bits(),
+                    "{rows} x {cols} at ({r}, {c})"
+                );
+            }
+        }
+    }
+}
