@@ -997,9 +997,14 @@ impl Trainer {
         // (The chains' sums are scaled here rather than in a pass of their own: the
         // product is rounded to f32 before the subtraction either way.)
         let scale = 1.0 / batch as f32;
-        for (g, &neg) in self.grad_w.iter_mut().zip(&self.negative_w) {
-            *g = *g * scale - neg * negative_scale;
-        }
+        with_wide_vectors(
+            #[inline(always)]
+            || {
+                for (g, &neg) in self.grad_w.iter_mut().zip(&self.negative_w) {
+                    *g = *g * scale - neg * negative_scale;
+                }
+            },
+        );
         let gradient = Gradient {
             positive_b: column_means(&positive_visible),
             positive_c: column_means(&positive_hidden),
