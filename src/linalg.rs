@@ -117,7 +117,7 @@ pub fn squared_difference(a: &Matrix, b: &Matrix) -> f64 {
 ///
 /// 4 x 4 tiles ([`transpose_tile`]): four rows of four read, written out as four
 /// columns, then the edges one value at a time. Natively LLVM turns a tile into four
-/// loads, shuffles and four stores; the 8 x 8 tiles before did not, and took 1.75x the
+/// loads, shuffles and four stores; the 8 x 8 tiles before did not, and took 1.74x the
 /// time at 784 x 500 (127 against 73 µs; a copy takes 29), and compiled for AVX-512
 /// (`with_wide_vectors`) these 4 x 4 tiles took 1.35x the time. In the browser the
 /// tile is written in simd128 (1.77x faster than the 8 x 8 tiles: 95 against 168 µs).

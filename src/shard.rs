@@ -85,7 +85,8 @@ pub fn worthwhile(requested: usize, rows: usize, m: usize, n: usize) -> usize {
 pub const HELPER_LAG_ROWS: usize = 120;
 
 /// Rows `start..end` of `total` that shard `index` of `shards` takes, for an update
-/// passing `rows_through` rows through the weights ([`rows_through_weights`]).
+/// passing `rows_through` rows through the weights ([`rows_through_weights`]); `shards`
+/// is at most `total` (as [`crate::Trainer::shards_in_use`] keeps it).
 /// Contiguous; shard 0, computed in the trainer's own worker without an exchange,
 /// first takes a lead of `total * HELPER_LAG_ROWS / rows_through` rows (at most half
 /// of them, and one row for each other shard left), and then the shards share the
@@ -537,6 +538,7 @@ mod tests {
             for shards in 1..=total.min(MAX_SHARDS) {
                 for rows_through in [0, 1, total, 5 * total, 200 * total] {
                     let mut next = 0;
+                    let mut helpers = Vec::new();
                     for index in 0..shards {
                         let (start, end) = share(total, shards, index, rows_through);
                         assert_eq!(start, next);
@@ -545,14 +547,19 @@ mod tests {
                             "shard {index} of {shards} over {total} is empty"
                         );
                         if index > 0 {
-                            // The helpers' shares are equal within a row, and no
-                            // larger than shard 0's.
+                            // The helpers' shares are within a row of each other, and
+                            // none is longer than shard 0's.
                             assert!(end - start <= total / shards + 1);
                             assert!(end - start <= share(total, shards, 0, rows_through).1);
+                            helpers.push(end - start);
                         }
                         next = end;
                     }
                     assert_eq!(next, total);
+                    let (shortest, longest) = (helpers.iter().min(), helpers.iter().max());
+                    if let (Some(shortest), Some(longest)) = (shortest, longest) {
+                        assert!(longest - shortest <= 1, "{total} rows, {shards} shards");
+                    }
                 }
             }
         }

@@ -332,7 +332,9 @@ function trainForWithHelpers(budgetMs, allowed) {
     if (!lab.trainer.updateInProgress) {
       if (total.updates >= allowed || (total.updates > 0 && autosaveDue())) break;
       lab.trainer.beginUpdate();
-      pool.dispatch(shardTasks(lab.trainer, wasm.memory), lab.updateMs / lab.trainer.workersInUse);
+      // (The views die at the next call into the module: nothing comes between.)
+      const expectedMs = lab.updateMs / lab.trainer.workersInUse;
+      pool.dispatch(shardTasks(lab.trainer, wasm.memory), expectedMs);
     }
     const slice = lab.trainer.trainFor(Math.max(0, budgetMs - (performance.now() - started)), 1);
     if (slice.updates > 0) {

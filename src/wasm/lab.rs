@@ -827,10 +827,11 @@ impl JsTrainer {
     /// The split update's tasks still unanswered, for helper workers (`runShard`), as
     /// `[{shard, len, parts}]`: a task's `len` bytes are the byte ranges `parts`
     /// (`[ptr, len, ptr, len, ...]`) of wasm memory one after the other, its header
-    /// and then the parameters and rows where they lie. They stay there until the next
-    /// call: copy them out at once (any call may move memory) into a buffer that is
-    /// used again, as `HelperPool.dispatch` does (a new 2 MB JS buffer costs twenty
-    /// times the copy). Empty when no split update is in progress.
+    /// and then the model's parameters and the task's rows where they lie. Copy them
+    /// out before any other call into the module (a call may move memory, and the
+    /// update's end changes the parameters) into a buffer that is used again, as
+    /// `HelperPool.dispatch` does (a new 2 MB JS buffer costs twenty times the copy).
+    /// Empty when no split update is in progress.
     #[wasm_bindgen(js_name = shardRequests)]
     pub fn shard_requests(&mut self) -> Result<js_sys::Array, JsError> {
         // The blocks of values go out as they lie in memory, which is the tasks' byte
