@@ -78,13 +78,9 @@ impl Rbm {
         visible_bias: Vec<f32>,
         hidden_bias: Vec<f32>,
     ) -> Result<Self> {
-        let parts = [
-            ("weights", weights),
-            ("visible_bias", visible_bias),
-            ("hidden_bias", hidden_bias),
-        ];
+        let parts = named_parts(&weights, &visible_bias, &hidden_bias);
         check_part_sizes(n_visible, n_hidden, &parts)?;
-        for (name, values) in &parts {
+        for (name, values) in parts {
             // (all_finite looks at every value, sixteen at a time; only a failure is
             // searched.)
             if !all_finite(values) {
@@ -92,7 +88,6 @@ impl Rbm {
                 return Err(RbmError::Shape(format!("{name}[{i}] is not finite")));
             }
         }
-        let [(_, weights), (_, visible_bias), (_, hidden_bias)] = parts;
         Ok(Rbm::assembled(
             n_visible,
             n_hidden,
@@ -112,13 +107,8 @@ impl Rbm {
         visible_bias: Vec<f32>,
         hidden_bias: Vec<f32>,
     ) -> Result<Self> {
-        let parts = [
-            ("weights", weights),
-            ("visible_bias", visible_bias),
-            ("hidden_bias", hidden_bias),
-        ];
+        let parts = named_parts(&weights, &visible_bias, &hidden_bias);
         check_part_sizes(n_visible, n_hidden, &parts)?;
-        let [(_, weights), (_, visible_bias), (_, hidden_bias)] = parts;
         Ok(Rbm::assembled(
             n_visible,
             n_hidden,
@@ -377,12 +367,21 @@ fn dot64(a: &[f32], b: &[f32]) -> f64 {
         .sum()
 }
 
-/// A model's three parameter vectors, named, checked against its sizes.
-fn check_part_sizes(
-    n_visible: usize,
-    n_hidden: usize,
-    parts: &[(&str, Vec<f32>); 3],
-) -> Result<()> {
+/// A model's three parameter vectors with the names its messages give them.
+fn named_parts<'a>(
+    weights: &'a [f32],
+    visible_bias: &'a [f32],
+    hidden_bias: &'a [f32],
+) -> [(&'static str, &'a [f32]); 3] {
+    [
+        ("weights", weights),
+        ("visible_bias", visible_bias),
+        ("hidden_bias", hidden_bias),
+    ]
+}
+
+/// [`named_parts`] checked against the model's sizes.
+fn check_part_sizes(n_visible: usize, n_hidden: usize, parts: &[(&str, &[f32]); 3]) -> Result<()> {
     check_sizes(n_visible as u64, n_hidden as u64)?;
     let wanted = [n_visible * n_hidden, n_visible, n_hidden];
     for ((what, values), want) in parts.iter().zip(wanted) {
