@@ -439,11 +439,11 @@ pub struct TaskPieces<'a> {
 impl TaskPieces<'_> {
     /// The task's bytes in one run.
     pub fn joined(self) -> Vec<u8> {
-        let mut bytes = self.header;
+        let mut w = snapshot::Writer::continuing(self.header);
         for block in self.blocks {
-            bytes.extend(block.iter().flat_map(|v| v.to_le_bytes()));
+            w.f32s(block);
         }
-        bytes
+        w.finish()
     }
 }
 

@@ -41,6 +41,11 @@ impl Writer {
         writer
     }
 
+    /// A writer that goes on after `bytes` (a header written by another `Writer`).
+    pub fn continuing(bytes: Vec<u8>) -> Writer {
+        Writer { bytes }
+    }
+
     pub fn u32(&mut self, value: u32) {
         self.bytes.extend_from_slice(&value.to_le_bytes());
     }
